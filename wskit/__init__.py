@@ -1,0 +1,70 @@
+"""wskit: a framework-agnostic ASGI WebSocket toolkit.
+
+The flat public API. Each name is defined in a submodule (``wskit.connection``,
+``wskit.codecs``, ...) and re-exported here.
+"""
+
+from __future__ import annotations
+
+from starlette.websockets import WebSocketState as WebSocketState
+
+from .codecs import JSON as JSON
+from .codecs import MSGPACK as MSGPACK
+from .codecs import Codec as Codec
+from .codecs import JSONCodec as JSONCodec
+from .codecs import MsgPackCodec as MsgPackCodec
+from .connection import Limits as Limits
+from .connection import WebSocket as WebSocket
+from .exceptions import BackendError as BackendError
+from .exceptions import BackendUnavailable as BackendUnavailable
+from .exceptions import ConcurrentReceive as ConcurrentReceive
+from .exceptions import ConnectionClosed as ConnectionClosed
+from .exceptions import DecodeError as DecodeError
+from .exceptions import FrameTypeError as FrameTypeError
+from .exceptions import InvalidTransition as InvalidTransition
+from .exceptions import LocalProtocolError as LocalProtocolError
+from .exceptions import MessageTooBig as MessageTooBig
+from .exceptions import ProtocolError as ProtocolError
+from .exceptions import RemoteProtocolError as RemoteProtocolError
+from .exceptions import Timeout as Timeout
+from .exceptions import UnexpectedMessage as UnexpectedMessage
+from .exceptions import UnknownOperation as UnknownOperation
+from .exceptions import ValidationError as ValidationError
+from .exceptions import WebSocketDisconnect as WebSocketDisconnect
+from .exceptions import WebSocketDisconnected as WebSocketDisconnected
+from .exceptions import WouldBlock as WouldBlock
+from .exceptions import WskitError as WskitError
+from .status import CloseCode as CloseCode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "JSON",
+    "MSGPACK",
+    "BackendError",
+    "BackendUnavailable",
+    "CloseCode",
+    "Codec",
+    "ConcurrentReceive",
+    "ConnectionClosed",
+    "DecodeError",
+    "FrameTypeError",
+    "InvalidTransition",
+    "JSONCodec",
+    "Limits",
+    "LocalProtocolError",
+    "MessageTooBig",
+    "MsgPackCodec",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Timeout",
+    "UnexpectedMessage",
+    "UnknownOperation",
+    "ValidationError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+    "WouldBlock",
+    "WskitError",
+]

@@ -1,0 +1,853 @@
+"""``WebSocket``: one ASGI WebSocket connection, strict, typed and fast.
+
+The class binds the sans-I/O table of :mod:`wskit._state` to an ASGI ``(scope, receive, send)``
+triple. It is a drop-in replacement for ``starlette.websockets.WebSocket`` (same names, same
+state enum, same exceptions, ``send_json`` output byte for byte) and adds typed receive
+(``receive(tp)``), typed send (``send_data``), ``pair``/``expect``, ``async with ws:``,
+timeouts, an inbound size limit and exactly-one-close.
+
+Hot path. ``receive_text``/``receive_bytes``/``receive(tp)`` and ``send_text``/``send_bytes``/
+``send_data``/``send_frame`` check one precomputed flag (``_fast``: both sides open, no default
+timeouts) and, when it is set, call the server directly: no extra coroutine frame, no table
+lookup, no enum comparison. Everything unusual (a disconnect, a timeout, a closed side, an
+oversized message) leaves the fast path for code that consults the transition table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
+
+import anyio
+import msgspec
+from starlette.requests import HTTPConnection
+
+from ._casting import CASTS
+from ._state import BODY, RECEIVE, SEND, State, send_event, transition
+from .codecs import JSON, MSGPACK, Codec, translate_decode_error
+from .exceptions import (
+    ConcurrentReceive,
+    ConnectionClosed,
+    FrameTypeError,
+    InvalidTransition,
+    MessageTooBig,
+    RemoteProtocolError,
+    Timeout,
+    UnexpectedMessage,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WskitError,
+)
+from .status import CloseCode, is_sendable
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
+
+    from ._types import Message, Receive, Scope, Send
+
+__all__ = ["Limits", "WebSocket"]
+
+T = TypeVar("T")
+
+logger: Final = logging.getLogger("wskit.connection")
+
+_CONNECTING: Final = State.CONNECTING
+_CONNECTED: Final = State.CONNECTED
+_DISCONNECTED: Final = State.DISCONNECTED
+_RESPONSE: Final = State.RESPONSE
+_RAW: Final[Any] = object()
+_UNLIMITED: Final = sys.maxsize
+_JSON_ENCODE: Final = msgspec.json.Encoder().encode
+_JSON_DECODE: Final = msgspec.json.Decoder().decode
+# msgspec writes exponents as "1e16"/"1e-7", the stdlib as "1e+16"/"1e-07": when the output may
+# hold such a number, fall back to the stdlib for Starlette's exact bytes.
+_EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]")
+_LOGGED: Final = "_wskit_logged"
+_MAX_REASON: Final = 123
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-connection limits and default deadlines. ``None`` turns a limit off.
+
+    Attributes:
+        max_message_size: Largest inbound message, in bytes (UTF-8 bytes for text frames).
+            Over it, the connection is closed with 1009 and ``MessageTooBig`` is raised.
+        max_send_size: Largest outbound message, in bytes; over it, ``MessageTooBig`` is raised
+            and nothing is sent.
+        receive_timeout: Default deadline, in seconds, of every receive.
+        send_timeout: Default deadline, in seconds, of every send.
+        close_timeout: Deadline of the close frame the connection sends when it ends on its own
+            (cancellation or an error), so a stalled client cannot hold the handler forever.
+    """
+
+    max_message_size: int | None = 2**20
+    max_send_size: int | None = 2**24
+    receive_timeout: float | None = None
+    send_timeout: float | None = None
+    close_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_message_size", "max_send_size", "receive_timeout", "send_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"Limits.{name} must be positive or None, got {value!r}")
+        if self.close_timeout <= 0:
+            raise ValueError(f"Limits.close_timeout must be positive, got {self.close_timeout!r}")
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+def _check_close(code: int, reason: str | None) -> str:
+    if type(code) is not int and not isinstance(code, int):
+        raise TypeError(f"close code must be an int, got {type(code).__name__}")
+    if not is_sendable(code):
+        raise ValueError(
+            f"close code {code} may not be sent by an application "
+            "(allowed: 1000-1003, 1007-1014, 3000-4999)"
+        )
+    reason = reason or ""
+    if len(reason) > _MAX_REASON // 4 and len(reason.encode()) > _MAX_REASON:
+        raise ValueError(f"close reason is {len(reason.encode())} UTF-8 bytes, over 123")
+    return reason
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+class WebSocket(HTTPConnection):
+    """One ASGI WebSocket connection.
+
+    Args:
+        scope: The ASGI connection scope (``scope["type"] == "websocket"``).
+        receive: The ASGI receive callable.
+        send: The ASGI send callable.
+        codec: How ``send_data`` encodes non-string values and how ``receive(tp)`` decodes
+            frames of the codec's kind (JSON in text frames by default; text frames always
+            decode as JSON and binary frames as MessagePack unless the codec is of that kind).
+        limits: Size limits and default deadlines.
+
+    The Starlette-compatible surface (``url``, ``headers``, ``query_params``, ``path_params``,
+    ``cookies``, ``client``, ``state``, mapping access to the scope) comes from Starlette's
+    ``HTTPConnection``.
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        codec: Codec = JSON,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        if scope.get("type") != "websocket":
+            raise ValueError(f"WebSocket needs a 'websocket' scope, got {scope.get('type')!r}")
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self._recv_state = _CONNECTING
+        self._app_state = _CONNECTING
+        self._fast = False
+        self._receiving = False
+        self._closing = False
+        self._finished = False
+        self._callbacks: list[Callable[[WebSocket], object]] | None = []
+        self._closed_event: anyio.Event | None = None
+        #: The close code that ended the connection (the client's, or the application's own).
+        self.close_code: int | None = None
+        #: The close reason that ended the connection.
+        self.close_reason: str | None = None
+        #: The subprotocol sent with the accept, once accepted.
+        self.subprotocol: str | None = None
+        self.limits = limits
+        self.codec = codec
+
+    # -- configuration --------------------------------------------------------------------------
+
+    @property
+    def codec(self) -> Codec:
+        """The codec of ``send_data``/``receive(tp)``; settable until the connection is open."""
+        return self._codec
+
+    @codec.setter
+    def codec(self, codec: Codec) -> None:
+        if self._app_state is not _CONNECTING:
+            raise InvalidTransition(self._app_state.name, "set codec", SEND, "set it before accept")
+        self._codec = codec
+        self._text_codec = JSON if codec.binary else codec
+        self._binary_codec = codec if codec.binary else MSGPACK
+
+    @property
+    def limits(self) -> Limits:
+        """The connection's :class:`Limits`."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self._limits = limits
+        size = limits.max_message_size
+        self._recv_bytes = _UNLIMITED if size is None else size
+        self._recv_chars = _UNLIMITED if size is None else size // 4
+        size = limits.max_send_size
+        self._send_bytes = _UNLIMITED if size is None else size
+        self._send_chars = _UNLIMITED if size is None else size // 4
+        self._timeouts = limits.receive_timeout is not None or limits.send_timeout is not None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._fast = (
+            self._app_state is _CONNECTED
+            and self._recv_state is _CONNECTED
+            and not self._timeouts
+            and not self._closing
+        )
+
+    # -- state (Starlette names) ----------------------------------------------------------------
+
+    @property
+    def client_state(self) -> State:
+        """The receive side's state (Starlette's ``WebSocketState``)."""
+        return self._recv_state
+
+    @property
+    def application_state(self) -> State:
+        """The send side's state (Starlette's ``WebSocketState``)."""
+        return self._app_state
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (either side closed, or the transport broke)."""
+        return self._finished
+
+    def add_close_callback(self, callback: Callable[[WebSocket], object]) -> None:
+        """Call ``callback(ws)`` once, when the connection ends on any path.
+
+        Callbacks run synchronously, in the order they were added; an exception in one is logged
+        and does not stop the others. Added after the end, the callback runs at once.
+        """
+        if self._callbacks is None:
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection has ended."""
+        if self._finished:
+            return
+        if self._closed_event is None:
+            self._closed_event = anyio.Event()
+        await self._closed_event.wait()
+
+    def _finish(self) -> None:
+        """Mark the connection ended: both fast paths off, callbacks and waiters released."""
+        self._fast = False
+        if self._finished:
+            return
+        self._finished = True
+        callbacks, self._callbacks = self._callbacks or [], None
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("close callback %r failed", callback)
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    def _transport_lost(self) -> WebSocketDisconnect:
+        self._recv_state = self._app_state = _DISCONNECTED
+        if self.close_code is None:
+            self.close_code = CloseCode.ABNORMAL_CLOSURE
+        self._finish()
+        return WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    async def _next_event(self, timeout: float | None) -> Message:
+        """Await the server's next message and apply it to the receive side."""
+        state = self._recv_state
+        if state is _DISCONNECTED:
+            # Never await the server again: its receive may block forever after a disconnect.
+            raise self._ended("receive", RECEIVE)
+        if self._receiving:
+            raise ConcurrentReceive("another task is already receiving on this connection")
+        if timeout is None:
+            timeout = self._limits.receive_timeout
+        self._receiving = True
+        try:
+            if timeout is None:
+                message = await self._receive()
+            else:
+                with anyio.fail_after(timeout):
+                    message = await self._receive()
+        except TimeoutError:
+            raise Timeout(f"no message within {timeout} seconds") from None
+        finally:
+            self._receiving = False
+        event = message.get("type")
+        try:
+            self._recv_state = transition(RECEIVE, state, str(event))
+        except InvalidTransition as exc:
+            self._recv_state = _DISCONNECTED
+            self._finish()
+            raise RemoteProtocolError(f"the server broke the ASGI sequence: {exc}") from None
+        if event == "websocket.disconnect":
+            self._on_disconnect(message)
+        elif event == "websocket.receive":
+            await self._check_size(message)
+        return message
+
+    def _on_disconnect(self, message: Message) -> None:
+        self._recv_state = _DISCONNECTED
+        if self.close_code is None:
+            self.close_code = message.get("code", CloseCode.NORMAL_CLOSURE)
+            self.close_reason = message.get("reason") or ""
+        self._finish()
+
+    def _ended(self, event: str, side: str) -> ConnectionClosed:
+        state = self._recv_state if side == RECEIVE else self._app_state
+        code = self.close_code or CloseCode.NORMAL_CLOSURE
+        return ConnectionClosed(state.name, event, side, code, self.close_reason)
+
+    def _unusual(self, message: Message) -> NoReturn:
+        """Handle a message other than ``websocket.receive`` met on the fast path."""
+        event = str(message.get("type"))
+        if event == "websocket.disconnect":
+            self._on_disconnect(message)
+            raise WebSocketDisconnect(self.close_code or 1000, message.get("reason"))
+        self._recv_state = _DISCONNECTED
+        self._finish()
+        raise RemoteProtocolError(
+            f"the server broke the ASGI sequence: expected 'websocket.receive' or "
+            f"'websocket.disconnect', got {event!r}"
+        )
+
+    async def _check_size(self, message: Message) -> None:
+        text = message.get("text")
+        if text is not None:
+            if len(text) > self._recv_chars:
+                size = _utf8_size(text)
+                if size > self._recv_bytes:
+                    await self._too_big(size)
+        else:
+            data = message.get("bytes")
+            if data is not None and len(data) > self._recv_bytes:
+                await self._too_big(len(data))
+
+    async def _too_big(self, size: int) -> NoReturn:
+        limit = self._recv_bytes
+        with anyio.CancelScope(shield=True):
+            await self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+        raise MessageTooBig(size, limit)
+
+    async def _receive_data(self, timeout: float | None) -> Message:
+        """Receive the next data message (slow path), raising on a disconnect."""
+        if self._recv_state is _DISCONNECTED or self._app_state is _DISCONNECTED:
+            raise self._ended("websocket.receive", RECEIVE)
+        if self._app_state is not _CONNECTED:
+            raise WebSocketDisconnected(
+                self._app_state.name, "websocket.receive", SEND, 'need to call "accept" first'
+            )
+        message = await self._next_event(timeout)
+        if message["type"] != "websocket.receive":
+            raise WebSocketDisconnect(self.close_code or 1000, message.get("reason"))
+        return message
+
+    @overload
+    async def receive(self, *, timeout: float | None = None) -> Message: ...
+    @overload
+    async def receive(self, tp: type[T], *, timeout: float | None = None) -> T: ...
+    @overload
+    async def receive(self, tp: Any, *, timeout: float | None = None) -> Any: ...
+
+    async def receive(self, tp: Any = _RAW, *, timeout: float | None = None) -> Any:
+        """Receive the next ASGI message, or, given ``tp``, the next message as a ``tp``.
+
+        Without ``tp`` this is Starlette's ``receive()``: the raw ASGI message, state checked.
+        With ``tp``, see the module :mod:`wskit._casting` for ``str``, ``bytes``, ``int`` and
+        ``bool``; every other type is decoded by msgspec (text frames as JSON, binary frames as
+        MessagePack, or by the connection's codec of that kind).
+
+        Raises:
+            TypeError: ``tp`` is not a type wskit can decode (before anything is received).
+            DecodeError: The message is malformed (the connection stays open).
+            ValidationError: The message does not fit ``tp``; ``path`` says where.
+            WebSocketDisconnect: The client left.
+            Timeout: Nothing arrived within ``timeout`` seconds.
+        """
+        if tp is _RAW:
+            return await self._next_event(timeout)
+        cast = CASTS.get(tp)
+        text_decode = binary_decode = None
+        if cast is None:
+            text_decode = self._text_codec.decoder(tp)
+            binary_decode = self._binary_codec.decoder(tp)
+        if self._fast and timeout is None and not self._receiving:
+            self._receiving = True
+            try:
+                message = await self._receive()
+            finally:
+                self._receiving = False
+            if message["type"] != "websocket.receive":
+                self._unusual(message)
+        else:
+            message = await self._receive_data(timeout)
+        if cast is not None:
+            await self._check_size(message)
+            return cast(message)
+        try:
+            text = message.get("text")
+            if text is not None:
+                if len(text) > self._recv_chars:
+                    await self._check_size(message)
+                return text_decode(text)  # type: ignore[misc]
+            data = message.get("bytes") or b""
+            if len(data) > self._recv_bytes:
+                await self._too_big(len(data))
+            return binary_decode(data)  # type: ignore[misc]
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise translate_decode_error(exc) from None
+
+    async def receive_text(self, *, timeout: float | None = None) -> str:
+        """Receive the next text frame.
+
+        Raises:
+            FrameTypeError: A binary frame arrived (it is consumed; the connection stays open).
+            WebSocketDisconnect: The client left.
+        """
+        if self._fast and timeout is None and not self._receiving:
+            self._receiving = True
+            try:
+                message = await self._receive()
+            finally:
+                self._receiving = False
+            if message["type"] != "websocket.receive":
+                self._unusual(message)
+            text = message.get("text")
+            if text is not None and len(text) <= self._recv_chars:
+                return text  # type: ignore[no-any-return]
+            await self._check_size(message)
+        else:
+            message = await self._receive_data(timeout)
+            text = message.get("text")
+        if text is None:
+            raise FrameTypeError("text", "bytes")
+        return text  # type: ignore[no-any-return]
+
+    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
+        """Receive the next binary frame.
+
+        Raises:
+            FrameTypeError: A text frame arrived (it is consumed; the connection stays open).
+            WebSocketDisconnect: The client left.
+        """
+        if self._fast and timeout is None and not self._receiving:
+            self._receiving = True
+            try:
+                message = await self._receive()
+            finally:
+                self._receiving = False
+            if message["type"] != "websocket.receive":
+                self._unusual(message)
+            data = message.get("bytes")
+            if data is not None and len(data) <= self._recv_bytes:
+                return data  # type: ignore[no-any-return]
+            await self._check_size(message)
+        else:
+            message = await self._receive_data(timeout)
+            data = message.get("bytes")
+        if data is None:
+            raise FrameTypeError("bytes", "text")
+        return data  # type: ignore[no-any-return]
+
+    async def receive_json(self, mode: str = "text", *, timeout: float | None = None) -> Any:
+        """Receive the next message as JSON, from a text frame or (``mode="binary"``) bytes.
+
+        Raises:
+            RuntimeError: ``mode`` is neither ``"text"`` nor ``"binary"`` (as Starlette).
+            DecodeError: The message is not valid JSON (a ``ValueError``, as ``json.loads``').
+        """
+        if mode not in ("text", "binary"):
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        message = await self._receive_data(timeout)
+        data = message.get("text") if mode == "text" else message.get("bytes")
+        if data is None:
+            raise FrameTypeError(
+                mode if mode == "text" else "bytes", "bytes" if mode == "text" else "text"
+            )
+        try:
+            return _JSON_DECODE(data)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise translate_decode_error(exc) from None
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text frames until the client leaves (``close_code`` stays readable)."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary frames until the client leaves (``close_code`` stays readable)."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        """Yield JSON messages until the client leaves (``close_code`` stays readable)."""
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_data(self, tp: type[T]) -> AsyncIterator[T]:
+        """Yield messages decoded as ``tp`` until the client leaves.
+
+        A message that does not decode raises out of the iterator; iterate again to go on.
+        """
+        try:
+            while True:
+                yield await self.receive(tp)
+        except WebSocketDisconnect:
+            pass
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def send(self, message: Message, *, timeout: float | None = None) -> None:
+        """Send a raw ASGI message, after checking it against the connection's state.
+
+        Accept, close and denial messages first read the ``websocket.connect`` event if it has
+        not been read. Nothing is sent to a client that has left: ``websocket.send`` raises
+        ``WebSocketDisconnect`` and a close does nothing.
+
+        Raises:
+            InvalidTransition: The message is not legal in the current state (nothing is sent).
+            WebSocketDisconnected: The connection was already closed.
+            WebSocketDisconnect: The client left, or the server's ``send`` raised ``OSError``.
+            MessageTooBig: A data message is over ``Limits.max_send_size``.
+        """
+        event = send_event(message)
+        if (
+            self._app_state is _CONNECTING
+            and self._recv_state is _CONNECTING
+            and event in ("websocket.accept", "websocket.close", "websocket.http.response.start")
+        ):
+            await self._next_event(None)
+        state = self._app_state
+        if state is _DISCONNECTED:
+            raise self._ended(event, SEND)
+        if self._recv_state is _DISCONNECTED and state is not _RESPONSE:
+            # The client has left: nothing more goes to the server. A close is already done.
+            if event == "websocket.close":
+                self._app_state = _DISCONNECTED
+                self._finish()
+                return
+            raise self._ended(event, SEND)
+        new_state = transition(SEND, state, event)
+        self._validate(event, message)
+        self._app_state = new_state
+        if event == "websocket.accept":
+            self.subprotocol = message.get("subprotocol")
+        elif event == "websocket.close":
+            self._closing = True
+            if self.close_code is None:
+                self.close_code = message.get("code", 1000)
+                self.close_reason = message.get("reason") or ""
+        self._refresh()
+        try:
+            if timeout is None:
+                timeout = self._limits.send_timeout
+            if timeout is None:
+                await self._send(message)
+            else:
+                with anyio.fail_after(timeout):
+                    await self._send(message)
+        except OSError:
+            raise self._transport_lost() from None
+        except TimeoutError:
+            raise Timeout(f"the server did not take the message within {timeout} seconds") from None
+        finally:
+            if new_state is _DISCONNECTED:
+                self._finish()
+
+    def _validate(self, event: str, message: Message) -> None:
+        if event == "websocket.send":
+            text, data = message.get("text"), message.get("bytes")
+            if text is not None:
+                if not isinstance(text, str) or data is not None:
+                    raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
+                size = len(text)
+                if size > self._send_chars and (size := _utf8_size(text)) > self._send_bytes:
+                    raise MessageTooBig(size, self._send_bytes, "outbound")
+            elif isinstance(data, bytes | bytearray | memoryview):
+                if len(data) > self._send_bytes:
+                    raise MessageTooBig(len(data), self._send_bytes, "outbound")
+            else:
+                raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
+        elif event == "websocket.close":
+            message["reason"] = _check_close(message.get("code", 1000), message.get("reason"))
+        elif event == "websocket.accept":
+            subprotocol = message.get("subprotocol")
+            offered = self.scope.get("subprotocols") or ()
+            if subprotocol is not None and subprotocol not in offered:
+                raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
+
+    async def send_text(self, data: str, *, timeout: float | None = None) -> None:
+        """Send a text frame."""
+        if self._fast and timeout is None and type(data) is str and len(data) <= self._send_chars:
+            try:
+                await self._send({"type": "websocket.send", "text": data})
+            except OSError:
+                raise self._transport_lost() from None
+            return
+        if not isinstance(data, str):
+            raise TypeError(f"send_text needs a str, got {type(data).__name__}")
+        await self.send({"type": "websocket.send", "text": data}, timeout=timeout)
+
+    async def send_bytes(self, data: bytes, *, timeout: float | None = None) -> None:
+        """Send a binary frame."""
+        if self._fast and timeout is None and type(data) is bytes and len(data) <= self._send_bytes:
+            try:
+                await self._send({"type": "websocket.send", "bytes": data})
+            except OSError:
+                raise self._transport_lost() from None
+            return
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"send_bytes needs bytes, got {type(data).__name__}")
+        await self.send({"type": "websocket.send", "bytes": bytes(data)}, timeout=timeout)
+
+    async def send_frame(self, frame: str | bytes, *, timeout: float | None = None) -> None:
+        """Send a pre-encoded frame: a ``str`` as a text frame, ``bytes`` as a binary frame."""
+        key = "text" if type(frame) is str else "bytes"
+        if self._fast and timeout is None and len(frame) <= self._send_chars:
+            try:
+                await self._send({"type": "websocket.send", key: frame})
+            except OSError:
+                raise self._transport_lost() from None
+            return
+        if isinstance(frame, str):
+            await self.send({"type": "websocket.send", "text": frame}, timeout=timeout)
+        else:
+            await self.send({"type": "websocket.send", "bytes": bytes(frame)}, timeout=timeout)
+
+    async def send_data(self, value: object, *, timeout: float | None = None) -> None:
+        """Send ``value``: ``str`` as a text frame, ``bytes`` as binary, else through the codec.
+
+        Raises:
+            TypeError: The codec cannot encode ``value`` (nothing is sent).
+        """
+        if type(value) is str or type(value) is bytes:
+            frame: str | bytes = value
+        elif self._codec.binary:
+            frame = self._codec.encode(value)
+        else:
+            frame = self._codec.encode(value).decode()
+        if self._fast and timeout is None and len(frame) <= self._send_chars:
+            try:
+                await self._send(
+                    {"type": "websocket.send", "text" if type(frame) is str else "bytes": frame}
+                )
+            except OSError:
+                raise self._transport_lost() from None
+            return
+        await self.send_frame(frame, timeout=timeout)
+
+    async def send_json(
+        self, data: Any, mode: str = "text", *, timeout: float | None = None
+    ) -> None:
+        """Send ``data`` as compact JSON, byte for byte what Starlette's ``send_json`` sends.
+
+        Finite numbers, strings, lists and dicts encode exactly as ``json.dumps(data,
+        separators=(",", ":"), ensure_ascii=False)``; msgspec also encodes dataclasses, Structs,
+        datetimes and UUIDs. NaN and infinities, which are not JSON, are sent as ``null``.
+        """
+        if mode not in ("text", "binary"):
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        out = _JSON_ENCODE(data)
+        if _EXPONENT.search(out) is not None:
+            out = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        if mode == "text":
+            await self.send_text(out.decode(), timeout=timeout)
+        else:
+            await self.send_bytes(out, timeout=timeout)
+
+    # -- pairs ----------------------------------------------------------------------------------
+
+    async def pair(
+        self,
+        message: object,
+        *,
+        tp: Any = str,
+        recv_first: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send ``message`` and receive a ``tp`` (or receive first, with ``recv_first``).
+
+        Returns:
+            The value received.
+        """
+        if recv_first:
+            value = await self.receive(tp, timeout=timeout)
+            await self.send_data(message, timeout=timeout)
+            return value
+        await self.send_data(message, timeout=timeout)
+        return await self.receive(tp, timeout=timeout)
+
+    async def expect(self, message: object, *, timeout: float | None = None) -> None:
+        """Receive the next message and check that it equals ``message``.
+
+        The message is decoded as ``type(message)`` and consumed either way.
+
+        Raises:
+            UnexpectedMessage: Something else arrived.
+        """
+        received = await self.receive(type(message), timeout=timeout)
+        if received != message:
+            raise UnexpectedMessage(message, received)
+
+    # -- handshake and close --------------------------------------------------------------------
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Accept the handshake, reading the ``websocket.connect`` event first if needed.
+
+        Raises:
+            InvalidTransition: The connection was already accepted or rejected.
+            ValueError: ``subprotocol`` is not one the client offered.
+            WebSocketDisconnect: The client left before the handshake finished.
+        """
+        await self.send(
+            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
+        )
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection with ``code`` and ``reason``; before accept, reject it (HTTP 403).
+
+        Idempotent: closing a closed connection, or one whose client left, sends nothing.
+        Concurrent calls send one close frame.
+
+        Raises:
+            ValueError: ``code`` is not one an application may send, or ``reason`` is over 123
+                UTF-8 bytes (nothing is sent).
+        """
+        reason = _check_close(code, reason)
+        if self._closing or self._app_state is _DISCONNECTED or self._app_state is _RESPONSE:
+            return
+        try:
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        except WebSocketDisconnect:
+            pass  # the transport broke while closing: the connection is closed all the same
+
+    async def deny(
+        self,
+        status: int = 403,
+        headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None = None,
+        body: bytes | str = b"",
+    ) -> None:
+        """Refuse the handshake with an HTTP response.
+
+        Uses the ``websocket.http.response`` ASGI extension where the server supports it, and
+        falls back to a close before accept, which servers answer with HTTP 403.
+        """
+        if isinstance(body, str):
+            body = body.encode()
+        if "websocket.http.response" not in (self.scope.get("extensions") or {}):
+            await self.close(CloseCode.POLICY_VIOLATION)
+            return
+        if isinstance(headers, Mapping):
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        else:
+            raw = list(headers or ())
+        names = {name.lower() for name, _ in raw}
+        if body and b"content-type" not in names:
+            raw.append((b"content-type", b"text/plain; charset=utf-8"))
+        if b"content-length" not in names:
+            raw.append((b"content-length", str(len(body)).encode()))
+        await self.send({"type": "websocket.http.response.start", "status": status, "headers": raw})
+        await self.send({"type": BODY, "body": body, "more_body": False})
+
+    async def send_denial_response(self, response: Response) -> None:
+        """Send a Starlette ``Response`` as the handshake's denial (Starlette's method).
+
+        Raises:
+            RuntimeError: The server does not support the denial-response extension.
+        """
+        if "websocket.http.response" in (self.scope.get("extensions") or {}):
+            await response(self.scope, self.receive, self.send)
+        else:
+            raise RuntimeError(
+                "The server doesn't support the Websocket Denial Response extension."
+            )
+
+    # -- context manager ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> WebSocket:
+        """Accept the handshake (``subprotocol`` from ``self.subprotocol`` if one was chosen)."""
+        await self.accept(self.subprotocol)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """Close on the way out: 1000 normally, the error's close code or 1011 on an exception.
+
+        The client leaving (``WebSocketDisconnect``) is a normal end and is not re-raised.
+        Cancellation closes with 1001 (the server is going away), never 1011.
+        """
+        if exc is None:
+            await self.close(CloseCode.NORMAL_CLOSURE)
+            return False
+        if isinstance(exc, WebSocketDisconnect):
+            return True
+        if isinstance(exc, anyio.get_cancelled_exc_class()):
+            code: int = CloseCode.GOING_AWAY
+        else:
+            code = log_handler_error(exc, self.scope)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self._limits.close_timeout):
+            await self.close(code)
+        return False
+
+    def __repr__(self) -> str:
+        path = self.scope.get("path", "")
+        return (
+            f"<WebSocket {path!r} client={self._recv_state.name} "
+            f"application={self._app_state.name} close_code={self.close_code}>"
+        )
+
+
+def log_handler_error(exc: BaseException, scope: Scope) -> int:
+    """Log a handler's exception once and return the close code it maps to.
+
+    wskit errors that carry a client-side close code (1003, 1007, 1008, 1009) are logged at
+    WARNING without a traceback; anything else is a server error: ERROR with the traceback,
+    close 1011. An exception is logged once however many layers see it.
+    """
+    close_code = getattr(exc, "close_code", None)
+    client_fault = isinstance(exc, WskitError) and close_code is not None and close_code != 1011
+    if not getattr(exc, _LOGGED, False):
+        try:
+            setattr(exc, _LOGGED, True)
+        except AttributeError:  # pragma: no cover - exceptions with __slots__
+            pass
+        path = scope.get("path", "")
+        if client_fault:
+            logger.warning("closing %r with %s: %s", path, close_code, exc)
+        else:
+            logger.error("handler for %r raised", path, exc_info=exc)
+    return int(close_code) if client_fault and close_code else int(CloseCode.INTERNAL_ERROR)

@@ -1,0 +1,255 @@
+"""Every exception wskit raises, under one root.
+
+The tree::
+
+    WskitError
+    ├── WebSocketDisconnect(code, reason)  the connection ended (also Starlette's class)
+    ├── ProtocolError                      ``close_code`` on each subclass
+    │   ├── LocalProtocolError             the application broke the ASGI sequence (1011)
+    │   │   └── InvalidTransition          also RuntimeError: "cannot <call> in state <STATE>"
+    │   │       └── WebSocketDisconnected  use before accept/after close (also Starlette's)
+    │   │           └── ConnectionClosed   also WebSocketDisconnect: used after the end
+    │   └── RemoteProtocolError            the server sent a message out of sequence (1002)
+    ├── ConcurrentReceive                  a second receive() while one waits; RuntimeError
+    ├── DecodeError                        a message did not decode (1007); also ValueError
+    │   └── ValidationError                does not fit the type; ``path`` like "$.items[0]"
+    ├── FrameTypeError                     text where bytes were required, or the reverse
+    │                                      (1003); also TypeError
+    ├── UnexpectedMessage                  ``expect()`` received something else
+    ├── MessageTooBig                      over the size limit (1009); also ValueError
+    ├── UnknownOperation                   an operation router has no handler (1003)
+    ├── Timeout                            a receive, send or request deadline passed
+    ├── WouldBlock                         raised by ``*_nowait`` methods instead of waiting
+    └── BackendError                       a pub/sub backend failed; the cause is chained
+        └── BackendUnavailable             the backend is unreachable now (Redis down)
+
+Errors that end a connection carry the close code they map to in ``close_code``; the table in
+``docs/topics/close-codes.md`` lists them. Subclasses also inherit from the standard exception a
+user already catches (``RuntimeError``, ``ValueError``, ``TypeError``, ``TimeoutError``) and, for
+the two names Starlette defines, from Starlette's own classes, so code written against
+``starlette.websockets`` keeps catching wskit's errors after switching the import.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from starlette.websockets import WebSocketDisconnect as _StarletteDisconnect
+from starlette.websockets import WebSocketDisconnected as _StarletteDisconnected
+
+from .status import CloseCode
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailable",
+    "ConcurrentReceive",
+    "ConnectionClosed",
+    "DecodeError",
+    "FrameTypeError",
+    "InvalidTransition",
+    "LocalProtocolError",
+    "MessageTooBig",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Timeout",
+    "UnexpectedMessage",
+    "UnknownOperation",
+    "ValidationError",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WouldBlock",
+    "WskitError",
+]
+
+
+class WskitError(Exception):
+    """The root of every exception wskit raises."""
+
+    #: The close code a connection ends with when this error ends it, or ``None``.
+    close_code: ClassVar[int | None] = None
+
+
+class WebSocketDisconnect(_StarletteDisconnect, WskitError):
+    """The connection ended: the client left, or the transport broke.
+
+    Args:
+        code: The close code the client sent, or 1006 when the transport dropped without one.
+        reason: The close reason the client sent (empty when none).
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"connection closed: code {self.code}" + (
+            f", reason {self.reason!r}" if self.reason else ""
+        )
+
+    def __repr__(self) -> str:
+        return f"WebSocketDisconnect(code={self.code!r}, reason={self.reason!r})"
+
+
+class ProtocolError(WskitError):
+    """The ASGI message sequence was broken."""
+
+    close_code: ClassVar[int | None] = CloseCode.INTERNAL_ERROR
+
+
+class LocalProtocolError(ProtocolError):
+    """The application made a call its connection's state does not allow."""
+
+
+class InvalidTransition(LocalProtocolError, RuntimeError):
+    """A call is illegal in the connection's current state.
+
+    Raised before anything is sent to the server, so the ASGI ``send`` never sees a message it
+    would reject.
+
+    Attributes:
+        state: The name of the state the connection was in.
+        event: The call or ASGI message type that was refused.
+        side: ``"send"`` for the application's side, ``"receive"`` for the client's side.
+    """
+
+    def __init__(self, state: str, event: str, side: str = "send", hint: str = "") -> None:
+        self.state = state
+        self.event = event
+        self.side = side
+        verb = "send" if side == "send" else "receive"
+        message = f"cannot {verb} {event!r} in state {state}"
+        super().__init__(f"{message}: {hint}" if hint else message)
+
+
+class WebSocketDisconnected(InvalidTransition, _StarletteDisconnected):
+    """The connection was used after it was closed (by the application or the client)."""
+
+
+class ConnectionClosed(WebSocketDisconnected, WebSocketDisconnect):
+    """The connection was used after it ended: a send, a receive or an accept came too late.
+
+    It is both kinds of error Starlette users catch: a ``WebSocketDisconnect`` carrying the
+    code and reason the connection ended with (so ``except WebSocketDisconnect:`` loops end
+    cleanly when another task closed the connection), and a ``RuntimeError`` naming the state
+    and the call.
+    """
+
+    def __init__(self, state: str, event: str, side: str, code: int, reason: str | None) -> None:
+        verb = "send" if side == "send" else "receive"
+        Exception.__init__(
+            self,
+            f"cannot {verb} {event!r} in state {state}: the connection has ended (code {code})",
+        )
+        self.state = state
+        self.event = event
+        self.side = side
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __repr__(self) -> str:
+        return f"ConnectionClosed({self.args[0]!r}, code={self.code!r}, reason={self.reason!r})"
+
+
+class RemoteProtocolError(ProtocolError):
+    """The server handed the application an ASGI message out of sequence."""
+
+    close_code: ClassVar[int | None] = CloseCode.PROTOCOL_ERROR
+
+
+class ConcurrentReceive(WskitError, RuntimeError):
+    """A second ``receive`` started while another was still waiting on the same connection."""
+
+
+class DecodeError(WskitError, ValueError):
+    """A message could not be decoded into the requested type.
+
+    The connection stays open: the next receive works.
+
+    Attributes:
+        path: Where in the message the problem is, in msgspec's notation (``$.items[0]``), or
+            ``"$"`` for the whole message.
+    """
+
+    close_code: ClassVar[int | None] = CloseCode.INVALID_FRAME_PAYLOAD_DATA
+
+    def __init__(self, message: str, path: str = "$") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ValidationError(DecodeError):
+    """A message decoded, but its value does not fit the requested type."""
+
+
+class FrameTypeError(WskitError, TypeError):
+    """A text frame arrived where bytes were required, or a binary frame where text was.
+
+    Attributes:
+        expected: ``"text"`` or ``"bytes"``.
+        received: ``"text"`` or ``"bytes"``.
+    """
+
+    close_code: ClassVar[int | None] = CloseCode.UNSUPPORTED_DATA
+
+    def __init__(self, expected: str, received: str) -> None:
+        self.expected = expected
+        self.received = received
+        super().__init__(f"expected a {expected} frame, received a {received} frame")
+
+
+class UnexpectedMessage(WskitError):
+    """``expect()`` received a message other than the one it expected.
+
+    The received message is consumed; it is kept on ``received``.
+    """
+
+    def __init__(self, expected: object, received: object) -> None:
+        self.expected = expected
+        self.received = received
+        super().__init__(f"expected {expected!r}, received {received!r}")
+
+
+class MessageTooBig(WskitError, ValueError):
+    """A message is over the configured size limit.
+
+    Inbound, the connection is closed with 1009 before this is raised. Outbound, nothing is
+    sent and the connection stays open.
+    """
+
+    close_code: ClassVar[int | None] = CloseCode.MESSAGE_TOO_BIG
+
+    def __init__(self, size: int, limit: int, direction: str = "inbound") -> None:
+        self.size = size
+        self.limit = limit
+        self.direction = direction
+        super().__init__(f"{direction} message of {size} bytes is over the limit of {limit} bytes")
+
+
+class UnknownOperation(WskitError, LookupError):
+    """An operation router received a message type it has no handler for."""
+
+    close_code: ClassVar[int | None] = CloseCode.UNSUPPORTED_DATA
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(f"unknown operation {operation!r}")
+
+
+class Timeout(WskitError, TimeoutError):
+    """A receive, send or request deadline passed."""
+
+
+class WouldBlock(WskitError):
+    """A ``*_nowait`` method would have had to wait."""
+
+
+class BackendError(WskitError):
+    """A pub/sub backend failed. The underlying error is chained as ``__cause__``."""
+
+
+class BackendUnavailable(BackendError):
+    """The pub/sub backend cannot be reached right now (for example, Redis is down)."""

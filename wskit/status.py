@@ -1,0 +1,79 @@
+"""WebSocket close codes (RFC 6455 section 7.4 and the IANA registry) as named constants.
+
+``CloseCode`` is an :class:`enum.IntEnum`, so its members compare equal to plain integers and
+can be passed anywhere a close code is expected. The ``WS_*`` module constants repeat the
+names Starlette users already know (``starlette.status.WS_1000_NORMAL_CLOSURE``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+__all__ = [
+    "WS_1000_NORMAL_CLOSURE",
+    "WS_1001_GOING_AWAY",
+    "WS_1002_PROTOCOL_ERROR",
+    "WS_1003_UNSUPPORTED_DATA",
+    "WS_1005_NO_STATUS_RCVD",
+    "WS_1006_ABNORMAL_CLOSURE",
+    "WS_1007_INVALID_FRAME_PAYLOAD_DATA",
+    "WS_1008_POLICY_VIOLATION",
+    "WS_1009_MESSAGE_TOO_BIG",
+    "WS_1010_MANDATORY_EXT",
+    "WS_1011_INTERNAL_ERROR",
+    "WS_1012_SERVICE_RESTART",
+    "WS_1013_TRY_AGAIN_LATER",
+    "WS_1014_BAD_GATEWAY",
+    "WS_1015_TLS_HANDSHAKE",
+    "CloseCode",
+    "is_sendable",
+]
+
+
+class CloseCode(enum.IntEnum):
+    """Close codes from RFC 6455 section 7.4.1 and the IANA WebSocket registry."""
+
+    NORMAL_CLOSURE = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_STATUS_RCVD = 1005
+    ABNORMAL_CLOSURE = 1006
+    INVALID_FRAME_PAYLOAD_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+    TLS_HANDSHAKE = 1015
+
+
+WS_1000_NORMAL_CLOSURE: Final = 1000
+WS_1001_GOING_AWAY: Final = 1001
+WS_1002_PROTOCOL_ERROR: Final = 1002
+WS_1003_UNSUPPORTED_DATA: Final = 1003
+WS_1005_NO_STATUS_RCVD: Final = 1005
+WS_1006_ABNORMAL_CLOSURE: Final = 1006
+WS_1007_INVALID_FRAME_PAYLOAD_DATA: Final = 1007
+WS_1008_POLICY_VIOLATION: Final = 1008
+WS_1009_MESSAGE_TOO_BIG: Final = 1009
+WS_1010_MANDATORY_EXT: Final = 1010
+WS_1011_INTERNAL_ERROR: Final = 1011
+WS_1012_SERVICE_RESTART: Final = 1012
+WS_1013_TRY_AGAIN_LATER: Final = 1013
+WS_1014_BAD_GATEWAY: Final = 1014
+WS_1015_TLS_HANDSHAKE: Final = 1015
+
+
+def is_sendable(code: int) -> bool:
+    """Tell whether an application may put ``code`` in a close frame.
+
+    RFC 6455 section 7.4.1 reserves 1004, 1005, 1006 and 1015 (they must never appear on the
+    wire), leaves 1016-2999 to future standards and 3000-3999 to registered libraries and
+    frameworks, and gives 4000-4999 to applications. The registered codes an endpoint may send
+    are 1000-1003 and 1007-1014.
+    """
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
