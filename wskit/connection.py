@@ -312,8 +312,11 @@ class WebSocket(HTTPConnection):
 
     def _ended(self, event: str, side: str) -> ConnectionClosed:
         state = self._recv_state if side == RECEIVE else self._app_state
+        name = state.name
+        if self._recv_state is not self._app_state:  # name both sides when they differ
+            name = f"{name} (client {self._recv_state.name}, application {self._app_state.name})"
         code = self.close_code or CloseCode.NORMAL_CLOSURE
-        return ConnectionClosed(state.name, event, side, code, self.close_reason)
+        return ConnectionClosed(name, event, side, code, self.close_reason)
 
     def _unusual(self, message: Message) -> NoReturn:
         """Handle a message other than ``websocket.receive`` met on the fast path."""
@@ -564,21 +567,24 @@ class WebSocket(HTTPConnection):
                 self.close_code = message.get("code", 1000)
                 self.close_reason = message.get("reason") or ""
         self._refresh()
+        # TimeoutError is an OSError: track the deadline with a scope, so that the server's own
+        # OSError (a TimeoutError included) is a lost transport and only ours is a Timeout.
+        deadline = None
         try:
             if timeout is None:
                 timeout = self._limits.send_timeout
             if timeout is None:
                 await self._send(message)
             else:
-                with anyio.fail_after(timeout):
+                with anyio.move_on_after(timeout) as deadline:
                     await self._send(message)
         except OSError:
             raise self._transport_lost() from None
-        except TimeoutError:
-            raise Timeout(f"the server did not take the message within {timeout} seconds") from None
         finally:
             if new_state is _DISCONNECTED:
                 self._finish()
+        if deadline is not None and deadline.cancelled_caught:
+            raise Timeout(f"the server did not take the message within {timeout} seconds")
 
     def _validate(self, event: str, message: Message) -> None:
         if event == "websocket.send":

@@ -32,6 +32,7 @@ the two names Starlette defines, from Starlette's own classes, so code written a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from starlette.websockets import WebSocketDisconnect as _StarletteDisconnect
@@ -45,6 +46,7 @@ __all__ = [
     "ConcurrentReceive",
     "ConnectionClosed",
     "DecodeError",
+    "Denied",
     "FrameTypeError",
     "InvalidTransition",
     "LocalProtocolError",
@@ -227,6 +229,31 @@ class MessageTooBig(WskitError, ValueError):
         self.limit = limit
         self.direction = direction
         super().__init__(f"{direction} message of {size} bytes is over the limit of {limit} bytes")
+
+
+class Denied(WskitError):
+    """Refuse a WebSocket handshake with an HTTP response (raised before accept).
+
+    Raise it from an ``authenticate`` hook (or anything else that runs before accept); the app
+    answers with ``ws.deny(status, headers, body)``: a denial response where the server
+    supports one, else a close before accept (HTTP 403).
+
+    Attributes:
+        status: The HTTP status of the response (401, 403, 429, 503...).
+        body: The response body.
+        headers: Extra response headers.
+    """
+
+    def __init__(
+        self,
+        status: int = 403,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | Sequence[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        super().__init__(f"handshake denied with HTTP {status}")
 
 
 class UnknownOperation(WskitError, LookupError):

@@ -1,0 +1,1 @@
+"""wskit's benchmarks: one module per question, run them all with ``python -m benchmarks``."""

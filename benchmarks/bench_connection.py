@@ -1,0 +1,258 @@
+"""What does a WebSocket layer cost per message over raw ASGI, for text and for typed messages?
+
+Every contender is an echo app that runs one connection of ``N`` messages (100 000; 2 000 with
+``--quick``) through the same in-memory ASGI driver: ``receive`` hands out pre-built message
+dicts from a list, ``send`` counts. The driver never suspends, so the numbers are the pure
+per-message cost of each layer: coroutine frames, state checks, decoding and encoding. The
+messages are the seeded ~150-byte chat messages of ``benchmarks/_data.py``.
+
+Two groups, measured in one interleaved run:
+
+* **text**: raw ASGI (the baseline), ``wskit.WebSocket`` ``receive_text``/``send_text``,
+  Starlette's ``WebSocket`` ``receive_text``/``send_text``;
+* **typed**: raw ASGI with a cached msgspec ``Decoder(Chat)``/``Encoder`` (the baseline), wskit
+  ``receive(Chat)``/``send_data``, Starlette ``receive_json`` + pydantic v2 ``model_validate``/
+  ``send_json(model_dump())``, and Litestar's ``websocket_listener`` (the whole Litestar app,
+  whose per-connection setup is spread over ``N`` messages).
+
+"vs. baseline" is the throughput ratio: ``0.80x`` means 80 % of raw ASGI's messages per second.
+The targets of issue 2 are printed below the tables: wskit text >= 0.65x raw ASGI, wskit typed
+>= 0.80x raw ASGI + msgspec.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+from starlette.websockets import WebSocket as StarletteWebSocket
+from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
+
+from benchmarks._data import Chat, ChatModel, chat_json
+from benchmarks._harness import Case, Options, Result, baseline_of, groups, run, run_async
+from wskit.connection import WebSocket
+from wskit.exceptions import WebSocketDisconnect
+
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Message, Receive, Send], Awaitable[None]]
+
+TARGETS = {"wskit text": 0.65, "wskit typed": 0.80}
+_DISTINCT = 1000
+
+
+def make_scope() -> Message:
+    """A websocket scope like the one uvicorn or hypercorn builds for ``ws://host/``."""
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"sec-websocket-version", b"13")],
+        "subprotocols": [],
+        "extensions": {},
+        "state": {},
+    }
+
+
+def inbound(n: int) -> list[Message]:
+    """``websocket.connect``, ``n`` text messages (shared dicts), ``websocket.disconnect``."""
+    frames = [{"type": "websocket.receive", "text": text} for text in chat_json(_DISTINCT)]
+    body = [frames[i % _DISTINCT] for i in range(n)]
+    return [
+        {"type": "websocket.connect"},
+        *body,
+        {"type": "websocket.disconnect", "code": 1000, "reason": ""},
+    ]
+
+
+# -- the contenders -----------------------------------------------------------------------------
+
+
+async def raw_text(scope: Message, receive: Receive, send: Send) -> None:
+    """Raw ASGI text echo."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        await send({"type": "websocket.send", "text": message["text"]})
+
+
+async def wskit_text(scope: Message, receive: Receive, send: Send) -> None:
+    """wskit text echo."""
+    ws = WebSocket(scope, receive, send)
+    await ws.accept()
+    try:
+        while True:
+            await ws.send_text(await ws.receive_text())
+    except WebSocketDisconnect:
+        pass
+
+
+async def starlette_text(scope: Message, receive: Receive, send: Send) -> None:
+    """Starlette text echo."""
+    ws = StarletteWebSocket(scope, receive, send)
+    await ws.accept()
+    try:
+        while True:
+            await ws.send_text(await ws.receive_text())
+    except StarletteDisconnect:
+        pass
+
+
+_decode_chat = msgspec.json.Decoder(Chat).decode
+_encode = msgspec.json.Encoder().encode
+
+
+async def raw_msgspec(scope: Message, receive: Receive, send: Send) -> None:
+    """Raw ASGI typed echo with a cached msgspec decoder and encoder."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        chat = _decode_chat(message["text"])
+        await send({"type": "websocket.send", "text": _encode(chat).decode()})
+
+
+async def wskit_typed(scope: Message, receive: Receive, send: Send) -> None:
+    """wskit typed echo: ``receive(Chat)`` and ``send_data``."""
+    ws = WebSocket(scope, receive, send)
+    await ws.accept()
+    try:
+        while True:
+            await ws.send_data(await ws.receive(Chat))
+    except WebSocketDisconnect:
+        pass
+
+
+async def starlette_pydantic(scope: Message, receive: Receive, send: Send) -> None:
+    """Starlette typed echo with pydantic v2."""
+    ws = StarletteWebSocket(scope, receive, send)
+    await ws.accept()
+    try:
+        while True:
+            chat = ChatModel.model_validate(await ws.receive_json())
+            await ws.send_json(chat.model_dump())
+    except StarletteDisconnect:
+        pass
+
+
+def litestar_listener() -> App | None:
+    """Litestar's ``websocket_listener`` echo, as a whole Litestar app (None if missing)."""
+    try:
+        from litestar import Litestar, websocket_listener
+    except ImportError:  # pragma: no cover - litestar is in the bench extra
+        return None
+
+    @websocket_listener("/")
+    async def echo(data: Chat) -> Chat:
+        return data
+
+    app: App = Litestar(route_handlers=[echo], debug=False)
+    return app
+
+
+# -- the driver ---------------------------------------------------------------------------------
+
+
+def echo_case(label: str, app: App, messages: list[Message], **kw: Any) -> Case:
+    """A case that runs one connection of ``messages`` through ``app``."""
+    scope = make_scope()
+    expected = len(messages) - 1  # the accept and one echo per data message
+
+    async def connection() -> None:
+        next_message = iter(messages).__next__
+        sent = 0
+
+        async def receive() -> Message:
+            return next_message()
+
+        async def send(message: Message) -> None:
+            nonlocal sent
+            sent += 1
+
+        await app(dict(scope), receive, send)
+        if sent != expected:
+            raise AssertionError(f"{label}: sent {sent} messages, expected {expected}")
+
+    return Case(label, connection, ops=len(messages) - 2, number=1, **kw)
+
+
+def check_echo(label: str, app: App, backend: str) -> None:
+    """Run ``app`` over a few messages with a recording driver: it must echo them exactly."""
+    messages = inbound(50)
+    sent: list[Message] = []
+    next_message = iter(messages).__next__
+
+    async def receive() -> Message:
+        return next_message()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    run_async(app, make_scope(), receive, send, backend=backend)
+    echoed = [m.get("text") for m in sent[1:]]
+    if sent[0]["type"] != "websocket.accept" or echoed != [m["text"] for m in messages[1:-1]]:
+        raise AssertionError(f"{label} does not echo its input exactly")
+
+
+def cases(options: Options) -> list[Case]:
+    """The contenders, each checked once for a correct echo."""
+    n = 2_000 if options.quick else 100_000
+    messages = inbound(n)
+    contenders: list[tuple[str, App, str, bool]] = [
+        ("raw ASGI", raw_text, "text", True),
+        ("wskit text", wskit_text, "text", False),
+        ("Starlette text", starlette_text, "text", False),
+        ("raw ASGI + msgspec", raw_msgspec, "typed", True),
+        ("wskit typed", wskit_typed, "typed", False),
+        ("Starlette + pydantic", starlette_pydantic, "typed", False),
+    ]
+    litestar = litestar_listener()
+    if litestar is not None:
+        contenders.append(("Litestar listener", litestar, "typed", False))
+    out = []
+    for label, app, group, baseline in contenders:
+        check_echo(label, app, options.backend)
+        out.append(echo_case(label, app, messages, group=group, baseline=baseline))
+    return out
+
+
+def targets(results: Sequence[Result]) -> str:
+    """Check the issue's throughput targets."""
+    lines = []
+    for members in groups(results).values():
+        base = baseline_of(members)
+        for result in members:
+            target = TARGETS.get(result.case.label)
+            if target is None:
+                continue
+            ratio = base.median / result.median
+            verdict = "met" if ratio >= target else "MISSED"
+            lines.append(
+                f"target {result.case.label} >= {target:.2f}x {base.case.label}: "
+                f"{ratio:.2f}x ({verdict})"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring)."""
+    return run(__doc__, cases, argv, name="connection", unit="msg", notes=targets)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,67 @@
+"""wskit in a Starlette app: WebSocket routes that hand their handler a ``wskit.WebSocket``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
+from wskit import Limits, WebSocket
+from wskit.app import App, Registry
+from wskit.contrib.starlette import WebSocketRoute
+
+
+# --8<-- [start:routes]
+async def room(ws: WebSocket) -> None:
+    name: str = ws.path_params["room"]
+    async with ws:
+        async for text in ws.iter_text():
+            await ws.send_data({"room": name, "text": text})
+
+
+async def homepage(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"chat at {request.url_for('room', room='lobby')}")
+
+
+registry = Registry(max_connections=10_000)  # shared by the routes: one cap, one drain
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await registry.shutdown()  # close live sockets with 1001 before the server stops
+
+
+app = Starlette(
+    routes=[
+        Route("/", homepage),
+        WebSocketRoute(
+            "/rooms/{room}",
+            room,
+            name="room",
+            registry=registry,
+            origins=["https://chat.example.com"],
+            limits=Limits(max_message_size=64 * 1024),
+        ),
+    ],
+    lifespan=lifespan,
+)
+# --8<-- [end:routes]
+
+# --8<-- [start:mount]
+realtime = App()  # a whole wskit App, with its own routes and policies
+
+
+@realtime.websocket("/echo")
+async def echo(ws: WebSocket) -> None:
+    async with ws:
+        async for text in ws.iter_text():
+            await ws.send_text(text)
+
+
+mounted = Starlette(routes=[Route("/", homepage), Mount("/ws", app=realtime)])
+# --8<-- [end:mount]

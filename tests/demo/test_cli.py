@@ -1,0 +1,139 @@
+"""``wskit demo`` options, its configuration and the terminal status line (no server)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+
+from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env
+from wskit.demo.cli import configure, demo_config
+from wskit.demo.status import ClearingStream, StatusLine
+from wskit.server import ServerOptions
+
+
+def parse(*argv: str) -> tuple[argparse.Namespace, ServerOptions]:
+    from wskit.cli import server_kwargs
+
+    parser = argparse.ArgumentParser(prog="wskit demo")
+    configure(parser)
+    args = parser.parse_args(argv)
+    return args, ServerOptions(**server_kwargs(args, environ={}))
+
+
+def test_defaults_allow_the_pages_own_origins() -> None:
+    args, options = parse()
+    config = demo_config(args, options, environ={})
+    assert (options.host, options.port) == ("127.0.0.1", 8000)
+    assert config.origins == ("http://127.0.0.1:8000", "http://localhost:8000")
+    assert config.redis_url is None
+    assert config.history == 50
+
+
+def test_options_and_environment() -> None:
+    args, options = parse("--port", "9001", "--host", "0.0.0.0", "--origin", "https://chat.io")
+    environ = {"WSKIT_REDIS_URL": "redis://127.0.0.1:7", "WSKIT_DEMO_ORIGINS": "https://x.io"}
+    config = demo_config(args, options, environ=environ)
+    assert config.redis_url == "redis://127.0.0.1:7"
+    # The flag wins over the environment; 0.0.0.0 is not an origin a browser sends.
+    assert config.origins == ("http://127.0.0.1:9001", "http://localhost:9001", "https://chat.io")
+    args, options = parse("--port", "9001", "--redis-url", "redis://h:1")
+    config = demo_config(args, options, environ=environ)
+    assert config.redis_url == "redis://h:1"
+    assert config.origins is not None
+    assert config.origins[-1] == "https://x.io"
+
+
+def test_any_origin_and_unix_sockets() -> None:
+    args, options = parse("--any-origin", "--history", "0")
+    config = demo_config(args, options, environ={})
+    assert config.origins is None
+    assert config.history == 0
+    args, options = parse("--uds", "/tmp/demo.sock")
+    assert demo_config(args, options, environ={}).origins is None
+    args, options = parse("--uds", "/tmp/demo.sock", "--origin", "https://proxy.io")
+    assert demo_config(args, options, environ={}).origins == ("https://proxy.io",)
+
+
+def test_ipv6_hosts_are_bracketed() -> None:
+    args, options = parse("--host", "::1", "--port", "8080")
+    config = demo_config(args, options, environ={})
+    assert config.origins is not None
+    assert "http://[::1]:8080" in config.origins
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(("--origin", "https://x.io/path"), "not an origin"), (("--history", "-1"), "history")],
+)
+def test_bad_options(argv: tuple[str, ...], message: str) -> None:
+    args, options = parse(*argv)
+    with pytest.raises(ValueError, match=message):
+        demo_config(args, options, environ={})
+
+
+def test_workers_read_the_config_from_the_environment() -> None:
+    config = DemoConfig(origins=("http://h:1",), redis_url="redis://r", history=7)
+    import msgspec
+
+    assert config_from_env({CONFIG_ENV: msgspec.json.encode(config).decode()}) == config
+    assert config_from_env({}) == DemoConfig()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_status_line_shows_url_connections_rooms_and_rate() -> None:
+    chat = ChatServer()
+    stream, clock = io.StringIO(), FakeClock()
+    line = StatusLine(stream, chat, clock=clock, width=lambda: 200, url="http://127.0.0.1:8000")
+    assert line.render() == (
+        "wskit demo http://127.0.0.1:8000 | 0 connections | 0 rooms | 0.0 msg/s"
+        " | 0 messages in total"
+    )
+    chat.stats.connections, chat.stats.messages = 1, 10
+    clock.now += 2
+    assert "1 connection | 0 rooms | 5.0 msg/s | 10 messages in total" in line.render()
+    for _ in range(10):  # the rate is averaged over the last few seconds only
+        clock.now += 1
+        line.render()
+    assert "0.0 msg/s" in line.render()
+
+
+def test_status_line_draws_in_place_and_fits_the_terminal() -> None:
+    stream = io.StringIO()
+    line = StatusLine(stream, ChatServer(), width=lambda: 30, url="http://127.0.0.1:8000")
+    line.draw()
+    text = stream.getvalue()
+    assert text.startswith("\r\x1b[2K")
+    assert len(text) - len("\r\x1b[2K") == 29
+    assert text.endswith("…")
+    line.clear()
+    assert stream.getvalue().endswith("…\r\x1b[2K")
+    line.clear()  # nothing shown: nothing written
+    assert stream.getvalue().endswith("…\r\x1b[2K")
+    line.close()
+    assert not stream.getvalue().endswith("\n")
+    line.draw()
+    line.close()
+    assert stream.getvalue().endswith("\n")
+
+
+def test_stderr_clears_the_status_line_first() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    line = StatusLine(out, ChatServer(), width=lambda: 80)
+    line.draw()
+    stderr = ClearingStream(err, line)
+    assert stderr.write("") == 0
+    assert out.getvalue().count("\r\x1b[2K") == 1  # the draw only
+    stderr.write("a log record\n")
+    stderr.flush()
+    assert out.getvalue().endswith("\r\x1b[2K")
+    assert err.getvalue() == "a log record\n"
+    assert stderr.closed is False  # other attributes pass through

@@ -1,0 +1,294 @@
+"""``wskit.server``: options, app loading, and serving in the test's own event loop.
+
+These run on both anyio backends: ``serve_async`` uses the running loop (hypercorn's
+asyncio or trio worker accordingly) and the client is the anyio + wsproto ``RawClient``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import wskit.server
+from tests._services import raw_ws_connect, timeout
+from tests.integration.apps import make_app
+from wskit.app import App
+from wskit.server import Listening, ServerOptions, _drain, _hypercorn_config, load_app, serve
+from wskit.server import serve_async as serve_async
+
+pytestmark = pytest.mark.integration
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"worker": "gevent"}, "worker must be one of"),
+        ({"workers": 0}, "workers must be at least 1"),
+        ({"port": 70000}, "port must be in"),
+        ({"log_level": "loud"}, "log_level must be one of"),
+        ({"max_message_size": 0}, "max_message_size must be positive"),
+        ({"ping_interval": -1.0}, "ping_interval must be positive"),
+        ({"drain_timeout": 0.0}, "drain_timeout must be positive"),
+        ({"graceful_timeout": -1.0}, "graceful_timeout must be >= 0"),
+    ],
+)
+def test_invalid_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ServerOptions(**options)
+
+
+def test_drain_deadline_defaults_to_graceful_timeout() -> None:
+    assert ServerOptions(graceful_timeout=4.0).drain_deadline == 4.0
+    assert ServerOptions(graceful_timeout=4.0, drain_timeout=2.0).drain_deadline == 2.0
+
+
+def test_hypercorn_config_mapping() -> None:
+    config = _hypercorn_config(
+        ServerOptions(
+            host="::1",
+            port=0,
+            max_message_size=None,
+            ping_interval=5.0,
+            graceful_timeout=3.0,
+            access_log=True,
+            log_level="debug",
+            hypercorn={"keep_alive_timeout": 7.0},
+        )
+    )
+    assert config.bind == ["::1:0"]
+    assert config.websocket_max_message_size == sys.maxsize
+    assert config.websocket_ping_interval == 5.0
+    assert config.graceful_timeout == 3.0
+    assert config.accesslog == "-"
+    assert config.loglevel == "DEBUG"
+    assert config.keep_alive_timeout == 7.0
+    assert _hypercorn_config(ServerOptions(uds="/tmp/x.sock")).bind == ["unix:/tmp/x.sock"]
+    with pytest.raises(TypeError, match="unknown hypercorn option 'nope'"):
+        _hypercorn_config(ServerOptions(hypercorn={"nope": 1}))
+
+
+def test_load_app() -> None:
+    from tests.integration import apps
+
+    assert load_app("tests.integration.apps:app") is apps.app
+    assert load_app("tests.integration.apps:Tick.__name__") == "Tick"
+    with pytest.raises(ValueError, match="module:attribute"):
+        load_app("tests.integration.apps")
+    with pytest.raises(ImportError, match="has no attribute"):
+        load_app("tests.integration.apps:nothing")
+    with pytest.raises(ImportError):
+        load_app("tests.no_such_module:app")
+
+
+def test_workers_need_an_import_string() -> None:
+    with pytest.raises(ValueError, match="import string"):
+        serve(make_app(), workers=2)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is not None, reason="uvloop installed")
+def test_uvloop_worker_needs_uvloop() -> None:
+    with pytest.raises(RuntimeError, match="needs uvloop"):
+        serve(make_app(), port=0, worker="uvloop")
+
+
+def test_configure_logging_is_idempotent() -> None:
+    log = logging.getLogger("wskit")
+    saved = (list(log.handlers), log.level, log.propagate)
+    try:
+        wskit.server.configure_logging("warning")
+        wskit.server.configure_logging("debug")
+        assert len(log.handlers) == len(saved[0]) + 1
+        assert log.level == logging.DEBUG
+        assert log.propagate is False
+    finally:
+        log.handlers = saved[0]
+        log.setLevel(saved[1])
+        log.propagate = saved[2]
+
+
+# --- the drain hook ---------------------------------------------------------------------
+
+
+class Drainable:
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.calls: list[float | None] = []
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        self.calls.append(timeout)
+        if self.behaviour == "raise":
+            raise RuntimeError("drain failed")
+        if self.behaviour == "hang":
+            await anyio.sleep_forever()
+
+
+class NoTimeout:
+    called = False
+
+    async def shutdown(self) -> None:
+        self.called = True
+
+
+async def test_drain_passes_the_deadline() -> None:
+    app = Drainable("ok")
+    await _drain(app, 2.5)
+    assert app.calls == [2.5]
+    no_timeout = NoTimeout()
+    await _drain(no_timeout, 2.5)
+    assert no_timeout.called
+    await _drain(object(), 2.5)  # no shutdown(): nothing to do
+
+    class SyncShutdown:
+        def shutdown(self) -> None:  # pragma: no cover - not async: never called
+            raise AssertionError
+
+    await _drain(SyncShutdown(), 2.5)
+
+
+async def test_drain_survives_a_failing_or_hanging_shutdown(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wskit.server, "DRAIN_GRACE", 0.05)
+    await _drain(Drainable("raise"), 1.0)
+    assert "app.shutdown() failed" in caplog.text
+    with anyio.fail_after(timeout(5)):
+        await _drain(Drainable("hang"), 0.05)
+    assert "overran its 0.1 s deadline" in caplog.text
+
+
+# --- serve_async on the test's own loop -------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(app: Any, **options: Any) -> AsyncIterator[Listening]:
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        listening: Listening = await tg.start(
+            lambda task_status: serve_async(
+                app,
+                "127.0.0.1",
+                0,
+                stop=stop,
+                install_signal_handlers=False,
+                task_status=task_status,
+                **options,
+            )
+        )
+        yield listening
+        stop.set()
+
+
+async def test_serve_async_tcp_echo_and_drain() -> None:
+    app = make_app()
+    async with serving(app) as listening:
+        assert listening.port is not None
+        assert listening.port > 0
+        assert listening.url == f"http://127.0.0.1:{listening.port}"
+        url = f"ws://127.0.0.1:{listening.port}"
+        async with raw_ws_connect(url + "/echo") as first, raw_ws_connect(url + "/echo") as second:
+            await first.send("hello")
+            assert await first.receive() == "hello"
+            await second.send(b"\x01")
+            assert await second.receive() == b"\x01"
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(app.shutdown)
+                assert await first.wait_closed() == (1001, "")
+                assert await second.wait_closed() == (1001, "")
+        with pytest.raises(ConnectionRefusedError) as refused:
+            async with raw_ws_connect(url + "/echo"):
+                pass  # pragma: no cover
+        assert refused.value.args[1] == 503  # the app is draining: new handshakes refused
+
+
+async def test_serve_async_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "wskit.sock")
+    async with serving(make_app(), uds=path) as listening:
+        assert listening.urls == (f"unix:{path}",)
+        assert listening.port is None
+        async with raw_ws_connect("ws://localhost/json", uds=path) as client:
+            await client.send('{"n": 1}')
+            assert await client.receive() == '{"echo":{"n":1}}'
+        async with await anyio.connect_unix(path) as stream:
+            await stream.send(b"GET /echo HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+            response = b""
+            with anyio.fail_after(timeout(5)):
+                async for chunk in stream:
+                    response += chunk
+        assert response.startswith(b"HTTP/1.1 426 ")
+    assert not await anyio.Path(path).exists()  # removed on exit
+
+
+async def test_serve_async_stops_the_app_lifespan() -> None:
+    events: list[str] = []
+    app = App(
+        on_startup=[lambda: events.append("startup")],
+        on_shutdown=[lambda: events.append("shutdown")],
+    )
+    async with serving(app):
+        pass
+    assert events == ["startup", "shutdown"]
+
+
+# --- serve(): the blocking entry point, stopped by real signals -------------------------
+
+
+@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+def test_serve_returns_after_sigterm(worker: str) -> None:
+    seen: list[Listening] = []
+
+    def ready(listening: Listening) -> None:
+        seen.append(listening)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    serve(make_app(), port=0, worker=worker, on_ready=ready)  # type: ignore[arg-type]
+    assert len(seen) == 1
+    assert seen[0].port
+
+
+class HangingApp:
+    """Speaks lifespan; its ``shutdown()`` ignores the deadline."""
+
+    def __init__(self) -> None:
+        self.calls: list[float | None] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        self.calls.append(timeout)
+        # A second signal while draining (trio coalesces signals sent back to back).
+        os.kill(os.getpid(), signal.SIGINT)
+        await anyio.sleep_forever()
+
+
+@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+def test_second_signal_skips_the_drain(worker: str, caplog: pytest.LogCaptureFixture) -> None:
+    app = HangingApp()
+
+    def ready(listening: Listening) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    started = time.monotonic()
+    serve(app, port=0, worker=worker, drain_timeout=30.0, on_ready=ready)  # type: ignore[arg-type]
+    assert time.monotonic() - started < timeout(10)
+    assert app.calls == [30.0]
+    assert "second signal" in caplog.text
+    assert "overran" not in caplog.text

@@ -1,0 +1,396 @@
+"""Run every code sample of the documentation (``docs/examples/*.py``).
+
+Each page includes its samples from ``docs/examples`` with ``pymdownx.snippets``; this module
+imports each sample by path and drives its app with :class:`wskit.testing.TestClient`, so a sample
+that no longer matches the API fails here (and mypy checks the same files). The last tests keep
+the docs honest about their own structure: every snippet a page includes exists, every example
+file is included somewhere and tested here, and the generated state diagram is current.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from wskit import UnexpectedMessage, WebSocketDisconnect
+from wskit.testing import TestClient, WebSocketDenied
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
+
+
+@cache
+def load(name: str) -> ModuleType:
+    """Import ``docs/examples/<name>.py`` as a module (once per test session)."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"wskit_docs_examples.{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- tutorial ------------------------------------------------------------------------------------
+
+
+async def test_tutorial_01_echo() -> None:
+    mod = load("tutorial_01_echo")
+    for app in (mod.app, mod.explicit):
+        async with TestClient(app) as client, client.websocket_connect("/") as conn:
+            await conn.send_text("hello")
+            assert await conn.receive_text() == "echo: hello"
+            await conn.send_text("")
+            assert await conn.receive_text() == "echo: "
+
+
+async def test_tutorial_02_typed() -> None:
+    mod = load("tutorial_02_typed")
+    async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "say", "text": "too early"})
+        assert await conn.receive_json() == {
+            "type": "problem",
+            "message": "join a room first",
+            "path": "$",
+        }
+        await conn.send_json({"type": "join", "room": "lobby", "user": "ada"})
+        await conn.send_json({"type": "say", "text": "hello"})
+        assert await conn.receive_json() == {
+            "type": "said",
+            "room": "lobby",
+            "user": "ada",
+            "text": "hello",
+        }
+        await conn.send_json({"type": "say", "text": 42})
+        problem = await conn.receive_json()
+        assert problem["type"] == "problem"
+        assert problem["path"] == "$.text"
+        await conn.send_text("{not json")
+        assert (await conn.receive_json())["type"] == "problem"
+        await conn.send_json({"type": "say", "text": "still open"})
+        assert (await conn.receive_json())["text"] == "still open"
+
+
+async def test_tutorial_02_casting() -> None:
+    mod = load("tutorial_02_typed")
+    async with TestClient(mod.casting_app) as client, client.websocket_connect("/") as conn:
+        await conn.send_text("42")
+        await conn.send_text("true")
+        await conn.send_bytes(b"\x00\x01\x02")
+        assert await conn.receive_json() == {"count": 42, "ready": True, "size": 3}
+        assert await conn.receive_text() == "continue?"
+        await conn.send_text("1")
+        assert await conn.receive_text() == "go on"
+        await conn.send_text("done")
+    assert conn.close_code == 1000
+
+
+async def test_tutorial_03_app() -> None:
+    mod = load("tutorial_03_app")
+    origin = {"origin": "https://chat.example.com"}
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/echo", headers=origin) as conn:
+            await conn.send_text("hi")
+            assert await conn.receive_text() == "hi"
+        async with client.websocket_connect("/rooms/lobby", headers=origin) as conn:
+            assert await conn.receive_json() == {"joined": "lobby"}
+            await conn.send_text("hello")
+            assert await conn.receive_json() == {"room": "lobby", "text": "hello"}
+        async with client.websocket_connect("/users/7") as conn:  # no Origin check here
+            assert await conn.receive_json() == {"user": 7}
+        with pytest.raises(WebSocketDenied) as denied:
+            async with client.websocket_connect("/echo", headers={"origin": "https://evil.io"}):
+                pass
+        assert denied.value.status == 403
+        with pytest.raises(WebSocketDenied) as denied:
+            async with client.websocket_connect("/nowhere", headers=origin):
+                pass
+        assert denied.value.status == 404
+        response = await client.http("GET", "/echo")
+        assert response.status == 426
+        async with client.websocket_connect("/echo", headers=origin) as conn:
+            await conn.send_text("x" * (64 * 1024 + 1))
+            with pytest.raises(Exception, match="1009"):
+                await conn.receive_text()
+            assert conn.close_code == 1009
+
+
+async def test_tutorial_03_routes() -> None:
+    mod = load("tutorial_03_app")
+    async with TestClient(mod.routes_app) as client, client.websocket_connect("/ping") as conn:
+        await conn.send_text("ping")
+        assert await conn.receive_text() == "pong"
+
+
+async def test_tutorial_04_operations() -> None:
+    mod = load("tutorial_04_operations")
+    async with TestClient(mod.app) as client, client.websocket_connect("/ops") as conn:
+        await conn.send_json(
+            {"type": "chat.send", "payload": {"room": "lobby", "text": "hi"}, "id": 1}
+        )
+        assert await conn.receive_json() == {
+            "type": "notice",
+            "payload": {"text": "lobby got your message"},
+        }
+        assert await conn.receive_json() == {
+            "type": "chat.sent",
+            "payload": {"room": "lobby", "length": 2},
+            "id": 1,
+        }
+        await conn.send_json({"type": "chat.send", "payload": {"room": "lobby", "text": " "}})
+        error = await conn.receive_json()
+        assert error["type"] == "error"
+        assert error["payload"]["code"] == "empty_message"
+        await conn.send_json({"type": "ping", "id": "p"})
+        assert await conn.receive_json() == {"type": "pong", "payload": "pong", "id": "p"}
+        await conn.send_json({"type": "admin.stats"})
+        assert await conn.receive_json() == {
+            "type": "admin.stats.result",
+            "payload": {"connections": 1},
+        }
+        await conn.send_json({"type": "chat.send", "payload": {"room": 1, "text": "x"}, "id": 2})
+        error = await conn.receive_json()
+        assert error == {
+            "type": "error",
+            "payload": {
+                "code": "invalid_payload",
+                "message": "Expected `str`, got `int` at $.payload.room",
+                "operation": "chat.send",
+                "path": "$.payload.room",
+            },
+            "id": 2,
+        }
+        for _ in range(10):  # max_bad_messages=10: the 11th bad message closes with 1008
+            await conn.send_json({"type": "nope"})
+        codes = [(await conn.receive_json())["payload"]["code"] for _ in range(9)]
+        assert codes == ["unknown_operation"] * 9
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_json()
+        assert conn.close_code == 1008
+
+
+async def test_tutorial_04_asyncapi() -> None:
+    mod = load("tutorial_04_operations")
+    async with TestClient(mod.app) as client:
+        response = await client.http("GET", "/asyncapi.json")
+        assert response.status == 200
+        document = response.json()
+        assert document["asyncapi"] == "3.0.0"
+        messages = document["channels"]["ops"]["messages"]
+        assert {"chat.send", "chat.sent", "notice", "ping", "pong", "admin.stats"} <= set(messages)
+        page = await client.http("GET", "/asyncapi")
+        assert page.status == 200
+        assert "chat.send" in page.text
+
+
+async def test_index_quickstart() -> None:
+    mod = load("index_quickstart")
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/chat/lobby") as conn:
+            await conn.send_json({"user": "ada", "text": "hi"})
+            assert await conn.receive_text() == '{"user":"ada@lobby","text":"HI"}'
+            await conn.send_json({"user": "ada"})  # missing "text": close 1007
+            with pytest.raises(WebSocketDisconnect):
+                await conn.receive_text()
+            assert conn.close_code == 1007
+
+
+async def test_migrate_starlette() -> None:
+    mod = load("migrate_starlette")
+    for app in (mod.app, mod.typed_app):
+        async with TestClient(app) as client, client.websocket_connect("/rooms/r1") as conn:
+            await conn.send_json({"text": "hi"})
+            assert await conn.receive_json() == {"room": "r1", "echo": {"text": "hi"}}
+
+
+async def test_security_auth() -> None:
+    mod = load("security_auth")
+    origin = {"origin": "https://chat.example.com"}
+    ticket = mod.issue_ticket("ada")
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect(f"/ws?ticket={ticket}", headers=origin) as conn:
+            assert await conn.receive_json() == {"user": "ada"}
+        bearer = {**origin, "authorization": f"Bearer {ticket}"}
+        async with client.websocket_connect("/ws", headers=bearer) as conn:
+            assert await conn.receive_json() == {"user": "ada"}
+        forged = ticket[:-1] + ("0" if ticket[-1] != "0" else "1")
+        expired = mod.issue_ticket("ada", ttl=-10)
+        for bad in (forged, expired, "", "a.b.c", "...."):
+            with pytest.raises(WebSocketDenied) as denied:
+                async with client.websocket_connect(
+                    "/ws", query_string=f"ticket={bad}", headers=origin
+                ):
+                    pass
+            assert denied.value.status == 401
+        for headers in ({}, {"origin": "https://chat.example.com.evil.io"}):
+            with pytest.raises(WebSocketDenied) as denied:
+                async with client.websocket_connect(f"/ws?ticket={ticket}", headers=headers):
+                    pass
+            assert denied.value.status == 403
+
+
+async def test_migrate_fastapi_views() -> None:
+    mod = load("migrate_fastapi_views")
+    welcome = {"user": "server", "text": "welcome"}
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/chat/ada") as ada:
+            assert await ada.receive_json() == welcome
+            async with client.websocket_connect("/chat/bob") as bob:
+                assert await bob.receive_json() == welcome
+                await ada.send_json({"text": "hi"})
+                for conn in (ada, bob):
+                    assert await conn.receive_json() == {"user": "ada", "text": "hi"}
+                await bob.send_json({"txt": "typo"})
+                error = await bob.receive_json()
+                assert error["type"] == "error"
+                assert error["payload"]["code"] == "invalid_payload"
+        async with client.websocket_connect("/echo") as conn:
+            await conn.send_text("ping")
+            assert await conn.receive_text() == "ping"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["test_add", "test_invalid_payload_closes_with_1007", "test_denied", "test_client_vanishes"],
+)
+async def test_howto_testing(name: str) -> None:
+    mod = load("howto_testing")
+    await getattr(mod, name)()
+
+
+async def test_migrate_viewpy() -> None:
+    mod = load("migrate_viewpy")
+    async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
+        await conn.send_text("MYPROTOCOL V1.1")
+        assert await conn.receive_text() == "ACK"
+        await conn.send_text("4")
+        await conn.send_json({"theme": "dark"})
+        assert await conn.receive_text() == "8"
+        await conn.send_text("True")
+        assert await conn.receive_json() == {
+            "count": 4,
+            "settings": {"theme": "dark"},
+            "again": True,
+        }
+    with pytest.raises(UnexpectedMessage):  # the app's error is re-raised in the test
+        async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
+            await conn.send_text("HTTP/1.1")  # not the expected greeting
+            with pytest.raises(WebSocketDisconnect):
+                await conn.receive_text()
+            assert conn.close_code == 1011
+
+
+async def test_howto_starlette() -> None:
+    mod = load("howto_starlette")
+    origin = {"origin": "https://chat.example.com"}
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/rooms/lobby", headers=origin) as conn:
+            await conn.send_text("hi")
+            assert await conn.receive_json() == {"room": "lobby", "text": "hi"}
+            assert len(mod.registry.connections) == 1
+            await mod.registry.shutdown()  # what the lifespan does at shutdown
+            with pytest.raises(WebSocketDisconnect):
+                await conn.receive_text()
+            assert conn.close_code == 1001
+        mod.registry.reset()
+        response = await client.http("GET", "/")
+        assert response.text == "chat at ws://testserver/rooms/lobby"
+    async with TestClient(mod.mounted) as client, client.websocket_connect("/ws/echo") as conn:
+        await conn.send_text("hi")
+        assert await conn.receive_text() == "hi"
+
+
+async def test_howto_litestar() -> None:
+    mod = load("howto_litestar")
+    origin = {"origin": "https://shop.example.com"}
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/ws/orders/5", headers=origin) as conn:
+            assert await conn.receive_json() == {"order": 5, "status": "packed"}
+            await conn.send_text("thanks")
+            assert await conn.receive_json() == {"order": 5, "ack": "thanks"}
+        with pytest.raises(WebSocketDenied):
+            async with client.websocket_connect("/ws/orders/5"):  # no Origin
+                pass
+        response = await client.http("GET", "/health")
+        assert response.json() == {"status": "ok"}
+
+
+async def test_howto_django() -> None:
+    mod = load("howto_django")
+    origin = {"origin": "https://www.example.com"}
+    async with TestClient(mod.application) as client:
+        async with client.websocket_connect("/ws/notifications/ada", headers=origin) as conn:
+            assert await conn.receive_json() == {"user": "ada", "unread": 3}
+            await conn.send_text("ok")
+            assert await conn.receive_json() == {"echo": "ok"}
+        response = await client.http("GET", "/")
+        assert response.status in (200, 404)  # Django answers (its URLconf may be another test's)
+
+
+# -- the docs' own structure ---------------------------------------------------------------------
+
+_SNIPPET = re.compile(r'^\s*-{1,}8<-{1,}\s+"([^"]+)"\s*$', re.MULTILINE)
+
+
+def _snippet_targets() -> list[tuple[Path, str, str | None]]:
+    found = []
+    for page in sorted(DOCS.rglob("*.md")):
+        for target in _SNIPPET.findall(page.read_text(encoding="utf-8")):
+            path, _, section = target.partition(":")
+            found.append((page, path, section or None))
+    return found
+
+
+def test_every_snippet_exists() -> None:
+    for page, path, section in _snippet_targets():
+        file = ROOT / path
+        assert file.is_file(), f"{page.relative_to(ROOT)} includes missing {path}"
+        if section is not None:
+            text = file.read_text(encoding="utf-8")
+            assert f"[start:{section}]" in text, f"{path} has no section {section!r}"
+            assert f"[end:{section}]" in text, f"{path} does not end section {section!r}"
+
+
+def test_every_example_is_included_and_tested() -> None:
+    included = {Path(path).stem for _, path, _ in _snippet_targets() if "/examples/" in path}
+    examples = {path.stem for path in EXAMPLES.glob("*.py")}
+    assert examples - included == set(), "examples no page includes"
+    tested = set(_TESTED_BY_NAME)
+    assert examples - tested == set(), "examples no test runs"
+
+
+#: Which test runs which example (kept by hand so that a new example needs a new test).
+_TESTED_BY_NAME = {
+    "tutorial_01_echo": test_tutorial_01_echo,
+    "tutorial_02_typed": test_tutorial_02_typed,
+    "tutorial_03_app": test_tutorial_03_app,
+    "tutorial_04_operations": test_tutorial_04_operations,
+    "index_quickstart": test_index_quickstart,
+    "migrate_starlette": test_migrate_starlette,
+    "security_auth": test_security_auth,
+    "migrate_fastapi_views": test_migrate_fastapi_views,
+    "howto_testing": test_howto_testing,
+    "migrate_viewpy": test_migrate_viewpy,
+    "howto_starlette": test_howto_starlette,
+    "howto_litestar": test_howto_litestar,
+    "howto_django": test_howto_django,
+}
+
+
+def test_state_diagram_is_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "gen_state_diagram.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,141 @@
+"""Run several hypercorn worker processes that share one listening socket, each with the drain.
+
+This mirrors ``hypercorn.run.run`` (spawn context, sockets created once in the parent and
+inherited by the workers, a ``multiprocessing.Event`` as the shutdown signal) with one
+difference that matters for WebSockets: each worker runs :func:`wskit.server` 's serving
+loop, so a shutdown drains the app (1001 to every client) before hypercorn stops.
+hypercorn's own runner gives its workers no such hook.
+
+The parent ignores SIGINT/SIGTERM while it spawns (the workers inherit the ignored
+disposition until they install their own handlers), then turns either signal into the
+shared shutdown event. A worker that dies while the server is running stops the others
+and makes the exit status non-zero; restarting is left to the process manager.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import time
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING
+
+from wskit.server import (
+    Listening,
+    ServerOptions,
+    _hypercorn_config,
+    _listen,
+    _run_loop,
+    _serve_with_options,
+    configure_logging,
+    load_app,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.synchronize import Event
+
+    from hypercorn.config import Sockets
+
+__all__ = ["run_workers"]
+
+logger = logging.getLogger("wskit.server")
+
+# Seconds a worker may take beyond its drain and graceful timeouts before it is terminated.
+_EXIT_GRACE = 5.0
+
+
+def _worker_main(app_path: str, options: ServerOptions, sockets: Sockets, event: Event) -> None:
+    """Entry point of one worker process (must be importable for the spawn context)."""
+    configure_logging(options.log_level)
+    app = load_app(app_path)
+
+    async def main() -> None:
+        await _serve_with_options(app, options, sockets=sockets, shutdown_poll=event.is_set)
+
+    try:
+        _run_loop(options, main)
+    except KeyboardInterrupt:  # pragma: no cover - a signal before the handlers are installed
+        pass
+
+
+def run_workers(
+    app_path: str,
+    options: ServerOptions,
+    *,
+    on_ready: Callable[[Listening], object] | None = None,
+) -> int:
+    """Serve ``app_path`` with ``options.workers`` processes until SIGINT/SIGTERM.
+
+    Returns:
+        0 when every worker exited cleanly, else the first non-zero exit code (or 1).
+    """
+    config = _hypercorn_config(options)
+    sockets, listening = _listen(config)
+    ctx = multiprocessing.get_context("spawn")
+    event = ctx.Event()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in handled}
+    processes: list[BaseProcess] = []
+    stop_by: list[float] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not event.is_set():
+            logger.info(
+                "%s received: stopping %d workers", signal.Signals(signum).name, len(processes)
+            )
+            event.set()
+            stop_by.append(time.monotonic() + options.drain_deadline + options.graceful_timeout)
+        else:  # a second signal: stop waiting for the drain
+            stop_by.append(time.monotonic())
+
+    try:
+        for index in range(options.workers):
+            process = ctx.Process(
+                target=_worker_main,
+                args=(app_path, options, sockets, event),
+                name=f"wskit-worker-{index}",
+            )
+            process.start()
+            processes.append(process)
+        for signum in handled:
+            signal.signal(signum, on_signal)
+        if on_ready is not None:
+            on_ready(listening)
+        return _supervise(processes, event, stop_by, options)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for sock in sockets.insecure_sockets + sockets.secure_sockets:
+            sock.close()
+
+
+def _supervise(
+    processes: list[BaseProcess], event: Event, stop_by: list[float], options: ServerOptions
+) -> int:
+    exitcode = 0
+    alive = list(processes)
+    while alive:
+        wait([process.sentinel for process in alive], timeout=0.2)
+        for process in [p for p in alive if p.exitcode is not None]:
+            alive.remove(process)
+            process.join()
+            if process.exitcode != 0 and exitcode == 0:
+                exitcode = process.exitcode or 1
+            if not event.is_set():
+                logger.error("%s exited with %s: stopping", process.name, process.exitcode)
+                event.set()
+                stop_by.append(time.monotonic() + options.drain_deadline + options.graceful_timeout)
+        if alive and stop_by and time.monotonic() > min(stop_by) + _EXIT_GRACE:
+            for process in alive:
+                logger.error("%s did not stop in time: terminating it", process.name)
+                process.terminate()
+                process.join(_EXIT_GRACE)
+                if process.exitcode is None:  # pragma: no cover - ignores SIGTERM
+                    process.kill()
+                    process.join()
+            exitcode = exitcode or 1
+            alive.clear()
+    return exitcode

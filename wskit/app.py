@@ -1,0 +1,612 @@
+"""``App``: a raw ASGI app that routes WebSocket paths to handlers, with policies and a drain.
+
+An :class:`App` is what an ASGI server (or a parent framework) calls. For a ``websocket`` scope
+it finds the route, builds one :class:`~wskit.connection.WebSocket` with the route's codec and
+limits, runs the handshake policies (:mod:`wskit.policies`), calls the handler and settles the
+outcome. For ``http`` it hands the request to ``http_app`` or answers 426 Upgrade Required; for
+``lifespan`` it runs the startup and shutdown hooks, and on shutdown drains every connection.
+
+Everything is decided once per connection: after the handler is called, the App adds nothing
+to any message; the handler talks to the server through the ``WebSocket`` alone.
+
+How a handler's outcome becomes a close (the same table as ``async with ws:``):
+
+==============================================  ===============================================
+Outcome                                          What the client sees
+==============================================  ===============================================
+returns, connection still open                   close 1000
+returns without accepting                        close before accept (HTTP 403)
+raises ``WebSocketDisconnect`` (client left)     nothing more; not logged as an error
+raises a wskit error with a client-side code     that code (1003, 1007, 1009); WARNING logged
+raises anything else after accept                close 1011, empty reason; one ERROR + traceback
+raises before accept (``Denied`` aside)          denial 500 (or close before accept: HTTP 403)
+raises ``Denied`` before accept                  denial with its status, body and headers
+is cancelled (server stopping, drain deadline)   close 1001, never 1011
+==============================================  ===============================================
+
+An exception is logged once, on the ``wskit.app`` logger, even when ``async with ws:`` inside
+the handler already saw it (the connection marks the exceptions it logged).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
+
+import anyio
+from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
+from starlette.websockets import WebSocketState
+
+from .codecs import JSON, Codec
+from .connection import _LOGGED, DEFAULT_LIMITS, Limits, WebSocket
+from .exceptions import Denied, RemoteProtocolError, WskitError
+from .policies import (
+    INHERIT,
+    Authenticate,
+    Handshake,
+    Inherit,
+    OriginPolicy,
+    OverloadPolicy,
+    RoutePolicies,
+    SubprotocolPolicy,
+)
+from .routing import Handler, Mount, Route, RouteTable, route_path
+from .status import CloseCode
+
+if TYPE_CHECKING:
+    from ._types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["App", "Lifespan", "Registry"]
+
+H = TypeVar("H", bound=Handler)
+#: ``lifespan(app)`` returns an async context manager, as in Starlette; a mapping it yields is
+#: merged into the ASGI lifespan ``state`` (so handlers see it on ``ws.state``).
+Lifespan: TypeAlias = Callable[["App"], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+Hook: TypeAlias = Callable[[], object]
+
+_CONNECTING: Final = WebSocketState.CONNECTING
+_CONNECTED: Final = WebSocketState.CONNECTED
+_CANCEL_GRACE: Final = 1.0
+_default_logger: Final = logging.getLogger("wskit.app")
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    if isinstance(exc, _AnyDisconnect):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(_AnyDisconnect)[1] is None
+    return False
+
+
+def _log_once(logger: logging.Logger, exc: BaseException, scope: Scope) -> int:
+    """Log ``exc`` unless a lower layer did; return the close code it maps to."""
+    code = getattr(exc, "close_code", None)
+    client_fault = isinstance(exc, WskitError) and code is not None and code != 1011
+    if not getattr(exc, _LOGGED, False):
+        try:
+            setattr(exc, _LOGGED, True)
+        except AttributeError:  # pragma: no cover - exceptions with __slots__
+            pass
+        path = scope.get("path", "")
+        if client_fault:
+            logger.warning("closing %r with %s: %s", path, code, exc)
+        else:
+            logger.error("WebSocket handler for %r raised", path, exc_info=exc)
+    return int(code) if client_fault and code else int(CloseCode.INTERNAL_ERROR)
+
+
+async def _refuse(ws: WebSocket, denied: Denied, logger: logging.Logger) -> None:
+    """Send a denial (or close before accept); a client already gone is not an error."""
+    logger.debug("refusing %r with %s", ws.scope.get("path", ""), denied.status)
+    try:
+        await ws.deny(denied.status, denied.headers, denied.body)
+    except (_AnyDisconnect, RemoteProtocolError):
+        pass
+
+
+async def _close(ws: WebSocket, code: int) -> None:
+    """Close an open connection, shielded and bounded by ``Limits.close_timeout``."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(ws.limits.close_timeout):
+        await ws.close(code)
+
+
+async def _settle_error(ws: WebSocket, exc: Exception, logger: logging.Logger) -> None:
+    """Turn a handler's exception into a denial, a close, or nothing (see the table)."""
+    state = ws.application_state
+    if state is _CONNECTING and isinstance(exc, Denied):
+        await _refuse(ws, exc, logger)
+        return
+    if _is_disconnect(exc):
+        logger.debug("client left %r: %r", ws.scope.get("path", ""), exc)
+        code: int = CloseCode.NORMAL_CLOSURE
+    else:
+        code = _log_once(logger, exc, ws.scope)
+        if state is _CONNECTING:
+            await _refuse(ws, Denied(500, b"internal server error"), logger)
+            return
+    if state is _CONNECTED:
+        await _close(ws, code)
+
+
+async def run_handler(
+    ws: WebSocket,
+    handler: Handler,
+    handshake: Handshake,
+    logger: logging.Logger,
+    cancel_scope: anyio.CancelScope | None = None,
+) -> None:
+    """Run the handshake checks and ``handler(ws)``, and settle the outcome (see the table).
+
+    This is the per-connection core shared by :class:`App` and the Starlette route in
+    :mod:`wskit.contrib.starlette`. It never raises, except for cancellation.
+    """
+    try:
+        if handshake.enabled:
+            await handshake.check(ws)
+        await handler(ws)
+    except Exception as exc:
+        await _settle_error(ws, exc, logger)
+    else:
+        state = ws.application_state
+        if state is _CONNECTED:
+            if cancel_scope is None:
+                with anyio.move_on_after(ws.limits.close_timeout):
+                    await ws.close(CloseCode.NORMAL_CLOSURE)
+            else:
+                # Reuse the registry's scope for the deadline: one timer less per connection.
+                cancel_scope.deadline = anyio.current_time() + ws.limits.close_timeout
+                await ws.close(CloseCode.NORMAL_CLOSURE)
+        elif state is _CONNECTING:
+            logger.debug("handler for %r returned without accepting", ws.scope.get("path", ""))
+            await _refuse(ws, Denied(403), logger)
+
+
+class _Live:
+    """One tracked connection: its WebSocket and the cancel scope its handler runs in."""
+
+    __slots__ = ("cancel_scope", "ws")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.cancel_scope = anyio.CancelScope()
+
+
+class _ConnectionsView(Collection[WebSocket]):
+    """A read-only, live view of the WebSockets a :class:`Registry` tracks."""
+
+    __slots__ = ("_live",)
+
+    def __init__(self, live: dict[int, _Live]) -> None:
+        self._live = live
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __iter__(self) -> Iterator[WebSocket]:
+        return iter([entry.ws for entry in self._live.values()])
+
+    def __contains__(self, item: object) -> bool:
+        return any(entry.ws is item for entry in self._live.values())
+
+    def __repr__(self) -> str:
+        return f"<connections: {len(self._live)}>"
+
+
+class Registry:
+    """Live connections, a connection cap, and the graceful drain.
+
+    :class:`App` has one (``app.registry``); the Starlette route in
+    :mod:`wskit.contrib.starlette` takes one so that Starlette apps can drain too.
+
+    Args:
+        max_connections: Cap on concurrent connections, handshakes in progress included
+            (``None``: no cap).
+        on_overload: Over the cap, ``"deny"`` refuses with HTTP 503; ``"close"`` accepts and
+            closes with 1013 (Try Again Later), for clients that cannot see denial statuses.
+        drain_timeout: Default deadline, in seconds, of :meth:`shutdown`.
+        logger: Where drain and error records go (default: the ``wskit.app`` logger).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None = None,
+        on_overload: OverloadPolicy = "deny",
+        drain_timeout: float = 10.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        if on_overload not in ("deny", "close"):
+            raise ValueError(f"on_overload must be 'deny' or 'close', got {on_overload!r}")
+        if drain_timeout <= 0:
+            raise ValueError(f"drain_timeout must be positive, got {drain_timeout}")
+        self.max_connections = max_connections
+        self.on_overload = on_overload
+        self.drain_timeout = drain_timeout
+        self.logger = logger or _default_logger
+        self._live: dict[int, _Live] = {}
+        self._view = _ConnectionsView(self._live)
+        self._closing = False
+        self._idle: anyio.Event | None = None
+        self._done: anyio.Event | None = None
+
+    @property
+    def connections(self) -> Collection[WebSocket]:
+        """The live connections: a read-only view (``len()``, iteration, ``in``)."""
+        return self._view
+
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`shutdown` has started (new handshakes are refused with 503)."""
+        return self._closing
+
+    def reset(self) -> None:
+        """Accept connections again after a :meth:`shutdown` (a new lifespan startup)."""
+        self._closing = False
+        self._idle = self._done = None
+
+    async def serve(self, ws: WebSocket, handler: Handler, handshake: Handshake) -> None:
+        """Track ``ws`` while :func:`run_handler` runs it, unless shut down or over the cap."""
+        if self._closing:
+            await _refuse(ws, Denied(503, b"server shutting down"), self.logger)
+            return
+        cap = self.max_connections
+        if cap is not None and len(self._live) >= cap:
+            await self._overloaded(ws)
+            return
+        entry = _Live(ws)
+        key = id(entry)
+        self._live[key] = entry
+        try:
+            with entry.cancel_scope:
+                await run_handler(ws, handler, handshake, self.logger, entry.cancel_scope)
+            if entry.cancel_scope.cancelled_caught:
+                # Cancelled by the drain: finish the handshake or the close it started.
+                if ws.application_state is _CONNECTING:
+                    await _refuse(ws, Denied(503, b"server shutting down"), self.logger)
+                elif ws.application_state is _CONNECTED:
+                    await _close(ws, CloseCode.GOING_AWAY)
+        finally:
+            del self._live[key]
+            if self._idle is not None and not self._live:
+                self._idle.set()
+
+    async def _overloaded(self, ws: WebSocket) -> None:
+        self.logger.warning(
+            "refusing %r: %d connections", ws.scope.get("path", ""), len(self._live)
+        )
+        if self.on_overload == "deny":
+            await _refuse(ws, Denied(503, b"too many connections"), self.logger)
+            return
+        try:
+            await ws.accept()
+        except (_AnyDisconnect, RemoteProtocolError):
+            return
+        await _close(ws, CloseCode.TRY_AGAIN_LATER)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Stop accepting, close every live connection with 1001 and wait for the handlers.
+
+        New handshakes are refused with 503 from the first call on. Open connections are closed
+        with 1001 (Going Away) concurrently; handshakes still in progress are cancelled and
+        refused with 503. Handlers still running at the deadline are cancelled. Calling it
+        again (or concurrently) waits for the first drain to finish.
+
+        Args:
+            timeout: Seconds for the whole drain (default: ``drain_timeout``).
+        """
+        timeout = self.drain_timeout if timeout is None else timeout
+        if self._done is not None:
+            with anyio.move_on_after(timeout + _CANCEL_GRACE):
+                await self._done.wait()
+            return
+        self._closing = True
+        self._done = done = anyio.Event()
+        try:
+            await self._drain(timeout)
+        finally:
+            done.set()
+
+    async def _drain(self, timeout: float) -> None:
+        if not self._live:
+            return
+        self._idle = idle = anyio.Event()
+        self.logger.info("closing %d WebSocket connections (1001)", len(self._live))
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as tg:
+                for entry in list(self._live.values()):
+                    tg.start_soon(self._going_away, entry)
+            await idle.wait()
+        if self._live:
+            self.logger.warning(
+                "cancelling %d WebSocket handlers still running after %.1f s",
+                len(self._live),
+                timeout,
+            )
+            for entry in self._live.values():
+                entry.cancel_scope.cancel()
+            with anyio.move_on_after(_CANCEL_GRACE):
+                await idle.wait()
+
+    async def _going_away(self, entry: _Live) -> None:
+        ws = entry.ws
+        if ws.application_state is _CONNECTING:
+            entry.cancel_scope.cancel()
+            return
+        try:
+            await ws.close(CloseCode.GOING_AWAY)
+        except Exception as exc:  # a broken transport must not stop the drain of the others
+            self.logger.debug("close 1001 failed on %r: %r", ws.scope.get("path", ""), exc)
+
+
+class App:
+    """A raw ASGI app: WebSocket routing, handshake policies, lifespan and a graceful drain.
+
+    Args:
+        routes: Routes to register first, in order (``Route(path, handler, ...)``).
+        on_startup: Callables (sync or async) run at lifespan startup, in order.
+        on_shutdown: Callables run at lifespan shutdown, after the drain, in order.
+        lifespan: ``lifespan(app)`` returning an async context manager entered at startup
+            (after ``on_startup``) and exited at shutdown (after the drain), as in Starlette.
+        http_app: The ASGI app that answers plain HTTP requests; by default they get 426
+            Upgrade Required (or 404 for a path no route matches).
+        origins: Allowed ``Origin`` values (an :class:`~wskit.policies.OriginPolicy`, or a list
+            with missing origins refused). ``None``: no check.
+        authenticate: ``async def authenticate(ws) -> identity | None``; the identity goes to
+            ``ws.state.user``; ``None`` refuses with 401; raise ``Denied`` for another status.
+        subprotocols: Subprotocols spoken, or a mapping of subprotocol to codec.
+        require_subprotocol: Refuse (400) clients offering none of ``subprotocols``.
+        max_connections: Cap on concurrent connections (``None``: no cap).
+        on_overload: Over the cap, ``"deny"`` (503) or ``"close"`` (accept, then 1013).
+        limits: The connections' :class:`~wskit.connection.Limits` (default: the defaults).
+        codec: The connections' codec unless a subprotocol selects another.
+        drain_timeout: Seconds :meth:`shutdown` waits for handlers before cancelling them.
+        logger: The logger for handler errors and the drain (default: ``wskit.app``).
+
+    Every policy argument can be overridden per route with the same keyword in
+    :meth:`websocket`, :meth:`add_route` or :class:`~wskit.routing.Route` (``None`` turns it
+    off for that route).
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[Route] | None = None,
+        *,
+        on_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+        lifespan: Lifespan | None = None,
+        http_app: ASGIApp | None = None,
+        origins: OriginPolicy | Sequence[str] | None = None,
+        authenticate: Authenticate | None = None,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
+        require_subprotocol: bool = False,
+        max_connections: int | None = None,
+        on_overload: OverloadPolicy = "deny",
+        limits: Limits | None = None,
+        codec: Codec = JSON,
+        drain_timeout: float = 10.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.logger = logger or _default_logger
+        self.registry = Registry(
+            max_connections=max_connections,
+            on_overload=on_overload,
+            drain_timeout=drain_timeout,
+            logger=self.logger,
+        )
+        self.handshake = Handshake(
+            origins=origins,
+            authenticate=authenticate,
+            subprotocols=subprotocols,
+            require_subprotocol=require_subprotocol,
+            codec=codec,
+            limits=limits or DEFAULT_LIMITS,
+        )
+        self.http_app = http_app
+        self.on_startup = list(on_startup)
+        self.on_shutdown = list(on_shutdown)
+        self.lifespan = lifespan
+        self._table = RouteTable()
+        self._endpoints: dict[int, Handshake] = {}
+        for route in routes or ():
+            self._add(route)
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def _add(self, route: Route) -> None:
+        self._endpoints[id(route)] = self.handshake.override(route.policies)
+        self._table.add(route)
+
+    def add_route(
+        self,
+        path: str,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
+        authenticate: Authenticate | None | Inherit = INHERIT,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
+            INHERIT
+        ),
+        require_subprotocol: bool | Inherit = INHERIT,
+        codec: Codec | Inherit = INHERIT,
+        limits: Limits | Inherit = INHERIT,
+    ) -> Route:
+        """Route WebSocket connections on ``path`` to ``handler``, with optional overrides.
+
+        Returns:
+            The registered :class:`~wskit.routing.Route`.
+        """
+        policies = RoutePolicies(
+            origins=origins,
+            authenticate=authenticate,
+            subprotocols=subprotocols,
+            require_subprotocol=require_subprotocol,
+            codec=codec,
+            limits=limits,
+        )
+        route = Route(path, handler, name=name, policies=policies)
+        self._add(route)
+        return route
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
+        authenticate: Authenticate | None | Inherit = INHERIT,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
+            INHERIT
+        ),
+        require_subprotocol: bool | Inherit = INHERIT,
+        codec: Codec | Inherit = INHERIT,
+        limits: Limits | Inherit = INHERIT,
+    ) -> Callable[[H], H]:
+        """Decorator form of :meth:`add_route`: ``@app.websocket("/rooms/{room}")``."""
+
+        def decorator(handler: H) -> H:
+            self.add_route(
+                path,
+                handler,
+                name=name,
+                origins=origins,
+                authenticate=authenticate,
+                subprotocols=subprotocols,
+                require_subprotocol=require_subprotocol,
+                codec=codec,
+                limits=limits,
+            )
+            return handler
+
+        return decorator
+
+    def mount(self, path: str, app: ASGIApp) -> None:
+        """Serve ``app`` (HTTP and WebSocket) under the prefix ``path``, after the routes."""
+        self._table.mount(Mount(path, app))
+
+    @property
+    def routes(self) -> Sequence[Route]:
+        """The registered routes, in order (for docs tooling: ``path``, ``handler``...)."""
+        return tuple(self._table.routes)
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """Build the path of the route called ``name``.
+
+        Raises:
+            KeyError: If no route has that name, or the parameters do not fit.
+        """
+        for route in self._table.routes:
+            if route.name == name:
+                return route.url_path_for(**params)
+        raise KeyError(f"no route named {name!r}")
+
+    # -- registry -------------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> Collection[WebSocket]:
+        """The live connections: a read-only view (``len()``, iteration, ``in``)."""
+        return self.registry.connections
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Drain: refuse new handshakes, close live connections with 1001, await handlers.
+
+        See :meth:`Registry.shutdown`. Idempotent; lifespan shutdown calls it.
+        """
+        await self.registry.shutdown(timeout)
+
+    # -- ASGI -----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        kind = scope["type"]
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            raise ValueError(f"wskit.App cannot handle an ASGI scope of type {kind!r}")
+
+    def _mounted(self, scope: Scope, path: str) -> tuple[ASGIApp, Scope] | None:
+        mount = self._table.match_mount(path) if self._table.mounts else None
+        if mount is None:
+            return None
+        child = dict(scope)
+        child["root_path"] = str(scope.get("root_path") or "") + mount.path
+        return mount.app, child
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = route_path(scope)
+        found = self._table.match(path)
+        if found is None:
+            mounted = self._mounted(scope, path)
+            if mounted is not None:
+                await mounted[0](mounted[1], receive, send)
+                return
+            await _refuse(WebSocket(scope, receive, send), Denied(404, b"not found"), self.logger)
+            return
+        route, params = found
+        child = dict(scope)
+        outer = scope.get("path_params")
+        child["path_params"] = {**outer, **params} if isinstance(outer, Mapping) else dict(params)
+        handshake = self._endpoints[id(route)]
+        ws = WebSocket(child, receive, send, codec=handshake.codec, limits=handshake.limits)
+        await self.registry.serve(ws, route.handler, handshake)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = route_path(scope)
+        mounted = self._mounted(scope, path)
+        if mounted is not None:
+            await mounted[0](mounted[1], receive, send)
+            return
+        if self.http_app is not None:
+            await self.http_app(scope, receive, send)
+            return
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if self._table.match(path) is not None:
+            status, body = 426, b"Upgrade Required: this endpoint speaks WebSocket only.\n"
+            headers += [(b"upgrade", b"websocket"), (b"connection", b"Upgrade")]
+        else:
+            status, body = 404, b"Not Found\n"
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        started = False
+        try:
+            self.registry.reset()
+            async with AsyncExitStack() as stack:
+                for hook in self.on_startup:
+                    await _call(hook)
+                if self.lifespan is not None:
+                    state = await stack.enter_async_context(self.lifespan(self))
+                    if state:
+                        if "state" not in scope:
+                            raise RuntimeError("the ASGI server does not support lifespan state")
+                        scope["state"].update(state)
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()  # lifespan.shutdown
+                await self.shutdown()
+            for hook in self.on_shutdown:
+                await _call(hook)
+        except Exception as exc:
+            kind = "shutdown" if started else "startup"
+            self.logger.error("lifespan %s failed", kind, exc_info=exc)
+            await send({"type": f"lifespan.{kind}.failed", "message": f"{exc!r}"})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _call(hook: Hook) -> None:
+    result = hook()
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,143 @@
+"""Serve an AsyncAPI document over HTTP: ``/asyncapi.json``, ``/asyncapi`` (HTML), ``/asyncapi.yaml``.
+
+:class:`AsyncAPIApp` is a small ASGI app. Give it what to document and mount it next to the
+WebSocket routes, as ``App(http_app=...)``, ``app.mount("/docs", ...)`` or a Starlette
+``Mount``. The document is built on the first request (so the app may gain routes after the
+docs app is created) and kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..routing import route_path
+from .document import build
+from .html import render_html
+
+if TYPE_CHECKING:
+    from .._types import Receive, Scope, Send
+
+__all__ = ["AsyncAPIApp", "to_yaml"]
+
+
+def to_yaml(document: Mapping[str, Any]) -> str:
+    """Dump ``document`` as YAML, keys in document order.
+
+    Raises:
+        ImportError: PyYAML is not installed (``pip install 'wskit[yaml]'``).
+    """
+    try:
+        import yaml
+    except ImportError as exc:  # pragma: no cover - PyYAML is a test dependency
+        raise ImportError("YAML output needs PyYAML: pip install 'wskit[yaml]'") from exc
+    return yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True)
+
+
+class AsyncAPIApp:
+    """An ASGI app serving the AsyncAPI document of ``source`` as JSON, YAML and HTML.
+
+    Args:
+        source: What to document: see :func:`~wskit.asyncapi.build`.
+        title: ``info.title``.
+        version: ``info.version``.
+        description: ``info.description``.
+        servers: Server objects by name, or ``ws://`` / ``wss://`` URLs.
+        path: The channel address when ``source`` is a router, view or handler.
+        json_path: Where the JSON document is served.
+        html_path: Where the HTML page is served.
+        yaml_path: Where the YAML document is served (``None``: not served).
+        cdn: Serve the official renderer from a CDN instead of the offline page.
+
+    Other paths get 404, other methods than GET and HEAD get 405, and WebSocket connections
+    are refused.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        title: str,
+        version: str,
+        description: str | None = None,
+        servers: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
+        path: str = "/",
+        json_path: str = "/asyncapi.json",
+        html_path: str = "/asyncapi",
+        yaml_path: str | None = "/asyncapi.yaml",
+        cdn: bool = False,
+    ) -> None:
+        self.source = source
+        self.options: dict[str, Any] = {
+            "title": title,
+            "version": version,
+            "description": description,
+            "servers": servers,
+            "path": path,
+        }
+        self.json_path = json_path
+        self.html_path = html_path
+        self.yaml_path = yaml_path
+        self.cdn = cdn
+        self._document: dict[str, Any] | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The document (built on the first call)."""
+        if self._document is None:
+            self._document = build(self.source, **self.options)
+        return self._document
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            while True:
+                message = await receive()
+                phase = str(message["type"]).removeprefix("lifespan.")
+                await send({"type": f"lifespan.{phase}.complete"})
+                if phase == "shutdown":
+                    return
+        if kind == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        path = route_path(scope)
+        if path not in (self.json_path, self.html_path, self.yaml_path):
+            await _respond(send, scope, 404, "text/plain; charset=utf-8", b"Not Found\n")
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
+            await _respond(
+                send, scope, 405, "text/plain; charset=utf-8", b"Method Not Allowed\n",
+                [(b"allow", b"GET, HEAD")],
+            )
+            return
+        document = self.document()
+        if path == self.json_path:
+            body = json.dumps(document, ensure_ascii=False).encode()
+            await _respond(send, scope, 200, "application/json", body)
+        elif path == self.html_path:
+            root = str(scope.get("root_path") or "")
+            page = render_html(document, json_url=root + self.json_path, cdn=self.cdn)
+            await _respond(send, scope, 200, "text/html; charset=utf-8", page.encode())
+        else:
+            body = to_yaml(document).encode()
+            await _respond(send, scope, 200, "application/yaml; charset=utf-8", body)
+
+
+async def _respond(
+    send: Send,
+    scope: Scope,
+    status: int,
+    content_type: str,
+    body: bytes,
+    extra: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    head = scope.get("method") == "HEAD"
+    await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})

@@ -1,0 +1,241 @@
+"""``wskit demo``: serve the demo chat on hypercorn (``python -m wskit demo``, ``./dev demo``).
+
+With no options it serves http://127.0.0.1:8000 on the in-memory hub. ``WSKIT_REDIS_URL`` (or
+``--redis-url``) shares rooms, presence and history through Redis, so that ``--workers 2``
+(or several machines) serve one chat. Every serving option of ``wskit run`` applies, each also
+read from its ``WSKIT_*`` environment variable (``WSKIT_HOST``, ``WSKIT_PORT``...).
+
+The WebSocket accepts only the page's own origins (``http://127.0.0.1:PORT`` and
+``http://localhost:PORT``, plus the bound host); ``--origin`` adds more (behind a proxy, say),
+``--any-origin`` turns the check off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.abc
+import msgspec
+
+from wskit.cli import add_server_arguments, server_kwargs
+from wskit.policies import parse_origin
+from wskit.server import Listening, ServerOptions, configure_logging, serve_async
+
+from .app import CONFIG_ENV, DemoConfig, create_app
+from .status import ClearingStream, StatusLine
+
+if TYPE_CHECKING:
+    from .app import DemoApp
+
+__all__ = ["configure", "demo_config", "main", "run_demo", "serve_demo"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+#: The import string worker processes load (``--workers N``).
+APP_PATH: Final = "wskit.demo.app:app"
+REDIS_ENV: Final = "WSKIT_REDIS_URL"
+ORIGINS_ENV: Final = "WSKIT_DEMO_ORIGINS"
+
+
+def configure(parser: argparse.ArgumentParser) -> Handler:
+    """Add the arguments of ``wskit demo`` to ``parser`` and return the command's handler."""
+    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    demo = parser.add_argument_group("demo options")
+    demo.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help=f"share rooms through Redis (env {REDIS_ENV}; default: in-memory, one process)",
+    )
+    demo.add_argument(
+        "--origin",
+        action="append",
+        dest="origins",
+        metavar="ORIGIN",
+        help=f"also allow this Origin, e.g. https://chat.example.com (repeatable; env "
+        f"{ORIGINS_ENV}, comma-separated)",
+    )
+    demo.add_argument(
+        "--any-origin", action="store_true", help="turn the Origin check off (not for production)"
+    )
+    demo.add_argument(
+        "--history",
+        type=int,
+        default=50,
+        metavar="N",
+        help="messages a client gets when it joins a room (default 50)",
+    )
+    demo.add_argument(
+        "--status",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw the live status line (default: when stdout is a terminal)",
+    )
+    add_server_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            options = ServerOptions(**server_kwargs(args))
+            if options.port == 0 and not options.uds:
+                # The Origin allow-list names the port: choose it before building the app.
+                options = replace(options, port=_free_port(options.host))
+            config = demo_config(args, options)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return serve_demo(config, options, status=args.status)
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``wskit demo`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = argparse.ArgumentParser(prog="wskit demo")
+    handler = configure(parser)
+    return handler(parser.parse_args(argv))
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_config(
+    args: argparse.Namespace, options: ServerOptions, environ: dict[str, str] | None = None
+) -> DemoConfig:
+    """Build the demo's config from the parsed arguments and the environment.
+
+    Raises:
+        ValueError: An origin is not ``scheme://host[:port]``, or ``--history`` is negative.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    if args.history < 0:
+        raise ValueError(f"--history must be >= 0, not {args.history}")
+    extra = list(args.origins or [])
+    if not extra and environ.get(ORIGINS_ENV):
+        extra = [o.strip() for o in environ[ORIGINS_ENV].split(",") if o.strip()]
+    for origin in extra:
+        if parse_origin(origin, idna=True) is None:
+            raise ValueError(f"not an origin (expected scheme://host[:port]): {origin!r}")
+    redis_url = args.redis_url or environ.get(REDIS_ENV) or None
+    settings: dict[str, Any] = {"redis_url": redis_url, "history": args.history}
+    if options.uds:
+        return DemoConfig(origins=None if args.any_origin else tuple(extra) or None, **settings)
+    config = DemoConfig.for_address(options.host, options.port, **settings)
+    if args.any_origin:
+        return replace_origins(config, None)
+    return replace_origins(config, (*(config.origins or ()), *extra))
+
+
+def replace_origins(config: DemoConfig, origins: tuple[str, ...] | None) -> DemoConfig:
+    """Return ``config`` with other allowed origins (``None``: no check)."""
+    return msgspec.structs.replace(config, origins=origins)
+
+
+def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | None = None) -> int:
+    """Serve the demo until SIGINT/SIGTERM; return the exit status.
+
+    Args:
+        config: The demo's settings (its origins must name the port: pick a free port first
+            rather than serving port 0).
+        options: The serving options.
+        status: Draw the status line; ``None``: when stdout is a terminal.
+    """
+    backend = "in-memory hub, one process" if config.redis_url is None else "Redis hub"
+    if options.workers > 1:
+        configure_logging(options.log_level)
+        if config.redis_url is None:
+            print(
+                "wskit demo: warning: with several workers and no WSKIT_REDIS_URL each worker "
+                "has its own rooms; set WSKIT_REDIS_URL to share them",
+                file=sys.stderr,
+            )
+        os.environ[CONFIG_ENV] = msgspec.json.encode(config).decode()
+        from wskit.server import serve_workers
+
+        def announce(listening: Listening) -> None:
+            _announce(listening, f"{backend}, {options.workers} workers")
+
+        return serve_workers(APP_PATH, options, on_ready=announce)
+    app = create_app(config)
+    line: StatusLine | None = None
+    if sys.stdout.isatty() if status is None else status:
+        line = StatusLine(sys.stdout, app.chat)
+    stderr = sys.stderr
+    if line is not None:
+        # Before logging and hypercorn create their handlers, which keep the stream they see.
+        sys.stderr = ClearingStream(stderr, line)
+    try:
+        configure_logging(options.log_level)
+        _run(options, run_demo, app, options, backend, line)
+    finally:
+        sys.stderr = stderr
+    return 0
+
+
+def _announce(listening: Listening, backend: str) -> None:
+    for url in listening.urls:
+        print(f"wskit listening on {url}", flush=True)
+    print(f"wskit demo: open {listening.url} in two browser windows ({backend})", flush=True)
+
+
+def _run(options: ServerOptions, fn: Callable[..., Any], *args: object) -> None:
+    if options.worker == "trio":
+        anyio.run(fn, *args, backend="trio")
+    elif options.worker == "uvloop":
+        anyio.run(fn, *args, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(fn, *args, backend="asyncio")
+
+
+async def run_demo(
+    app: DemoApp,
+    options: ServerOptions,
+    backend: str,
+    line: StatusLine | None,
+    *,
+    stop: anyio.Event | None = None,
+    interval: float = 1.0,
+    task_status: anyio.abc.TaskStatus[Listening] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` until ``stop`` is set (or a signal) and redraw ``line`` every ``interval``."""
+    async with anyio.create_task_group() as tg:
+
+        async def serve(*, task_status: anyio.abc.TaskStatus[Listening]) -> None:
+            await serve_async(
+                app,
+                options.host,
+                options.port,
+                uds=options.uds,
+                max_message_size=options.max_message_size,
+                ping_interval=options.ping_interval,
+                graceful_timeout=options.graceful_timeout,
+                drain_timeout=options.drain_timeout,
+                access_log=options.access_log,
+                log_level=options.log_level,
+                backlog=options.backlog,
+                stop=stop,
+                install_signal_handlers=stop is None,
+                task_status=task_status,
+            )
+            tg.cancel_scope.cancel()
+
+        listening: Listening = await tg.start(serve)
+        _announce(listening, backend)
+        task_status.started(listening)
+        if line is None:
+            return
+        line.url = listening.url
+        try:
+            while True:
+                line.draw()
+                await anyio.sleep(interval)
+        finally:
+            line.close()

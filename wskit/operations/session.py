@@ -1,0 +1,373 @@
+"""One connection served by an operation router: the receive loop, pushes and server requests.
+
+``serve(router, ws)`` runs the handshake policies (auth, subprotocol), accepts, and loops:
+receive a frame, decode it with the router's one union decoder (text frames as JSON, binary
+frames as MessagePack, through the connection's codecs), look the handler up by envelope class,
+call it, encode its reply once and send the frame. That loop is the hot path: everything it
+touches is bound to a local before the first message.
+
+A :class:`Session` per connection (kept in ``ws.scope["wskit.operations"]``) holds the table of
+server-to-client requests waiting for their reply, the bad-message count and the timers. A
+client's reply to a server request never matches an operation (the router forbids the names to
+overlap), so it fails the union decode and is routed to its waiter on that error path, before
+the bad-input policy: requests cost nothing on the hot path.
+
+Idle timeout and maximum lifespan run as two small tasks in the connection's task group and are
+cancelled with it, so a connection leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+import anyio
+import msgspec
+
+from .._state import State
+from ..codecs import JSON, MSGPACK, Codec, translate_decode_error
+from ..exceptions import Denied, MessageTooBig, Timeout, WebSocketDisconnect
+from ..status import CloseCode
+from .errors import classify
+from .injection import UNSET
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ..connection import WebSocket
+    from .router import Compiled, OperationRouter
+
+__all__ = ["SESSION_KEY", "Session", "emit", "request", "serve"]
+
+logger: Final = logging.getLogger("wskit.operations")
+
+#: The scope key under which a served connection keeps its :class:`Session`.
+SESSION_KEY: Final = "wskit.operations"
+_INF: Final = float("inf")
+
+
+def _no_operations(data: object) -> NoReturn:
+    raise msgspec.ValidationError("the router has no operations")
+
+
+class _Pending:
+    """A server request waiting for the client's reply."""
+
+    __slots__ = ("error", "event", "reply_name", "struct", "value")
+
+    def __init__(self, reply_name: str, struct: type[msgspec.Struct]) -> None:
+        self.event = anyio.Event()
+        self.reply_name = reply_name
+        self.struct = struct
+        self.value: object = None
+        self.error: Exception | None = None
+
+
+class Session:
+    """The per-connection state of a connection served by an :class:`OperationRouter`.
+
+    Attributes:
+        router: The router serving the connection (the one handlers receive as ``router``).
+        app: ``scope["app"]``, if the server or framework set it.
+        bad: How many bad messages the client has sent.
+    """
+
+    __slots__ = (
+        "_hub",
+        "app",
+        "bad",
+        "codecs",
+        "deadline",
+        "loop_task",
+        "names",
+        "next_id",
+        "pending",
+        "router",
+        "tg",
+    )
+
+    def __init__(
+        self, router: OperationRouter, ws: WebSocket, names: frozenset[str], tg: TaskGroup
+    ) -> None:
+        self.router = router
+        self.tg = tg
+        self.names = names
+        self.app: object = ws.scope.get("app")
+        self._hub = router.hub if router.hub is not None else getattr(self.app, "hub", None)
+        codec = ws.codec
+        self.codecs: tuple[Codec, Codec] = (
+            JSON if codec.binary else codec,
+            codec if codec.binary else MSGPACK,
+        )
+        self.pending: dict[str, _Pending] = {}
+        self.next_id = 0
+        self.bad = 0
+        self.deadline = _INF
+        self.loop_task = anyio.get_current_task().id
+
+    @property
+    def hub(self) -> object:
+        """The pub/sub hub: the router's ``hub``, else the app's.
+
+        Raises:
+            LookupError: Neither has one.
+        """
+        if self._hub is None:
+            raise LookupError("a handler asks for 'hub', but neither the router nor the app has one")
+        return self._hub
+
+    def route_reply(self, data: str | bytes, binary: bool) -> bool:
+        """Hand a client's reply to the server request waiting for it. ``False``: not a reply."""
+        try:
+            name, rid = self.router.envelope.probe(data, binary)
+        except (msgspec.DecodeError, RecursionError):
+            return False
+        pending = self.pending.pop(rid, None) if type(rid) is str else None
+        if pending is None:
+            return False
+        if name != pending.reply_name:
+            self.pending[rid] = pending  # type: ignore[index]
+            return False
+        try:
+            pending.value = self.codecs[binary].decoder(pending.struct)(data).payload  # type: ignore[attr-defined]
+        except (msgspec.DecodeError, RecursionError) as exc:
+            pending.error = translate_decode_error(exc)
+        pending.event.set()
+        return True
+
+    def end(self, ws: WebSocket) -> None:
+        """Wake every request still waiting: the connection is over."""
+        pending, self.pending = self.pending, {}
+        for waiter in pending.values():
+            waiter.error = WebSocketDisconnect(ws.close_code or CloseCode.ABNORMAL_CLOSURE)
+            waiter.event.set()
+
+
+async def serve(router: OperationRouter, ws: WebSocket) -> None:
+    """Run the handshake checks, accept ``ws`` and serve it with ``router`` until it ends."""
+    compiled = router.compile(freeze=True)
+    if ws.application_state is State.CONNECTING:
+        handshake = router.handshake
+        if handshake.enabled:
+            try:
+                await handshake.check(ws)
+            except Denied as denied:
+                try:
+                    await ws.deny(denied.status, denied.headers, denied.body)
+                except WebSocketDisconnect:
+                    pass
+                return
+        await ws.accept(ws.subprotocol)
+    session: Session | None = None
+    error: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            session = Session(router, ws, compiled.names, tg)
+            ws.scope[SESSION_KEY] = session
+            if router.idle_timeout is not None:
+                session.deadline = anyio.current_time() + router.idle_timeout
+                tg.start_soon(_watch_idle, ws, session, router.idle_timeout)
+            if router.max_lifespan is not None:
+                tg.start_soon(_end_lifespan, ws, session, router.max_lifespan)
+            try:
+                await _loop(router, compiled, ws, session)
+            except Exception as exc:
+                error = exc
+            tg.cancel_scope.cancel()
+    finally:
+        if session is not None:
+            if ws.scope.get(SESSION_KEY) is session:
+                del ws.scope[SESSION_KEY]
+            session.end(ws)
+    if error is not None:
+        raise error
+    if not ws.closed:  # a handler raised WebSocketDisconnect on an open connection
+        await ws.close()
+
+
+async def _loop(router: OperationRouter, compiled: Compiled, ws: WebSocket, session: Session) -> None:
+    text_codec, binary_codec = session.codecs
+    decode_text: Any = _no_operations
+    decode_binary: Any = _no_operations
+    if compiled.union is not None:
+        decode_text = text_codec.decoder(compiled.union)
+        decode_binary = binary_codec.decoder(compiled.union)
+    table = compiled.table
+    encode = ws.codec.encode_frame
+    receive = ws.receive
+    send_frame = ws.send_frame
+    failed = router.errors.failed
+    idle = router.idle_timeout
+    clock = anyio.current_time
+    tg = session.tg
+    while True:
+        if idle is not None:
+            session.deadline = clock() + idle
+        try:
+            message = await receive()
+        except MessageTooBig:
+            return  # the connection already closed itself with 1009
+        except Timeout:  # Limits.receive_timeout: the same as an idle timeout
+            await ws.close(CloseCode.POLICY_VIOLATION, "idle timeout")
+            return
+        if idle is not None:
+            session.deadline = _INF
+        if message["type"] != "websocket.receive":
+            return
+        text = message.get("text")
+        try:
+            if text is not None:
+                env = decode_text(text)
+            else:
+                env = decode_binary(message.get("bytes") or b"")
+        except (msgspec.DecodeError, RecursionError) as exc:
+            if await _bad(router, compiled, ws, session, message, exc):
+                return
+            continue
+        route = table[env.__class__]
+        if route.background:
+            tg.start_soon(_background, router, route, env, ws, session)
+            continue
+        try:
+            result = await route.call(env, ws, session)
+            reply = route.reply
+            if reply is not None:
+                check = route.check
+                if result.__class__ is not check.cls:
+                    result = check.coerce(result)
+                await send_frame(encode(reply(result, env.id)))
+        except Exception as exc:
+            if await failed(ws, exc, route.name, env.id):
+                return
+
+
+async def _bad(
+    router: OperationRouter,
+    compiled: Compiled,
+    ws: WebSocket,
+    session: Session,
+    message: dict[str, Any] | Any,
+    exc: Exception,
+) -> bool:
+    """The error path of the loop: a reply to a server request, or bad input."""
+    text = message.get("text")
+    binary = text is None
+    data: str | bytes = (message.get("bytes") or b"") if binary else text
+    if session.pending and session.route_reply(data, binary):
+        return False
+    bad = classify(data, binary, exc, router.envelope, compiled.names)
+    session.bad += 1
+    return await router.errors.reject(ws, bad, session.bad)
+
+
+async def _background(
+    router: OperationRouter, route: Any, env: Any, ws: WebSocket, session: Session
+) -> None:
+    try:
+        result = await route.call(env, ws, session)
+        if route.reply is not None:
+            if result.__class__ is not route.check.cls:
+                result = route.check.coerce(result)
+            await ws.send_frame(ws.codec.encode_frame(route.reply(result, env.id)))
+    except Exception as exc:
+        if await router.errors.failed(ws, exc, route.name, env.id):
+            session.tg.cancel_scope.cancel()
+
+
+async def _watch_idle(ws: WebSocket, session: Session, idle: float) -> None:
+    while True:
+        now = anyio.current_time()
+        if now >= session.deadline:
+            logger.info("closing %r: idle for %s seconds", ws.scope.get("path"), idle)
+            await _close(ws, session, CloseCode.POLICY_VIOLATION, "idle timeout")
+            return
+        await anyio.sleep(min(session.deadline - now, idle))
+
+
+async def _end_lifespan(ws: WebSocket, session: Session, lifespan: float) -> None:
+    await anyio.sleep(lifespan)
+    logger.info("closing %r: lifespan of %s seconds reached", ws.scope.get("path"), lifespan)
+    await _close(ws, session, CloseCode.GOING_AWAY, "connection lifespan ended")
+
+
+async def _close(ws: WebSocket, session: Session, code: int, reason: str) -> None:
+    with anyio.move_on_after(ws.limits.close_timeout):
+        await ws.close(code, reason)
+    session.tg.cancel_scope.cancel()
+
+
+def _resolve(router: OperationRouter, ws: WebSocket, name: str) -> tuple[OperationRouter, str]:
+    """Find the router and name an emit goes out as (an included router's emits are prefixed)."""
+    session = ws.scope.get(SESSION_KEY)
+    if isinstance(session, Session) and session.router is not router:
+        alias = session.router.alias(router, name)
+        if alias is not None:
+            return session.router, alias
+    return router, name
+
+
+async def emit(router: OperationRouter, ws: WebSocket, name: str, value: object) -> None:
+    """Implement :meth:`OperationRouter.emit`."""
+    target, full = _resolve(router, ws, name)
+    found = target.outbound(full)
+    if found is None:
+        raise LookupError(f"{name!r} is not declared with emits() on this router")
+    struct, check = found
+    if value.__class__ is not check.cls:
+        value = check.coerce(value)
+    await ws.send_frame(ws.codec.encode_frame(struct(value)))
+
+
+async def request(
+    router: OperationRouter, ws: WebSocket, name: str, payload: object, *, reply: Any, timeout: float
+) -> Any:
+    """Implement :meth:`OperationRouter.request`."""
+    session = ws.scope.get(SESSION_KEY)
+    if not isinstance(session, Session):
+        raise RuntimeError(
+            "request() needs a connection served by an OperationRouter: its loop reads the reply"
+        )
+    if anyio.get_current_task().id == session.loop_task:
+        raise RuntimeError(
+            "request() was called from the task that reads this connection (an inline "
+            "handler): nobody would read the reply. Register the operation with "
+            "background=True, or call request() from another task"
+        )
+    target, full = _resolve(router, ws, name)
+    spec = target.emit_spec(full)
+    if spec is not None and spec.reply is not None:
+        reply_name = spec.reply
+        reply_type = spec.reply_payload if reply is UNSET else reply
+    elif reply is UNSET:
+        raise TypeError(
+            f"request({full!r}): declare it with emits(..., reply_payload=...) or pass reply=<type>"
+        )
+    else:
+        reply_name, reply_type = full + ".reply", reply
+    if reply_name in session.names:
+        raise ValueError(
+            f"request({full!r}): the reply name {reply_name!r} is a client-to-server operation "
+            "of this router, so its reply could not be told apart"
+        )
+    found = target.outbound(full)
+    if found is None:
+        struct = target.envelope.tagged(full, Any, outbound=True)
+    else:
+        struct, check = found
+        if payload.__class__ is not check.cls:
+            payload = check.coerce(payload)
+    session.next_id += 1
+    rid = f"srv-{session.next_id}"
+    waiter = session.pending[rid] = _Pending(reply_name, session.router.reply_struct(reply_type))
+    try:
+        await ws.send_frame(ws.codec.encode_frame(struct(payload, rid)))
+        try:
+            with anyio.fail_after(timeout):
+                await waiter.event.wait()
+        except TimeoutError:
+            raise Timeout(f"no reply to {full!r} within {timeout} seconds") from None
+    finally:
+        session.pending.pop(rid, None)
+    if waiter.error is not None:
+        raise waiter.error
+    return waiter.value

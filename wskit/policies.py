@@ -1,0 +1,414 @@
+"""Handshake policies: the checks an :class:`~wskit.app.App` runs before it accepts a connection.
+
+Each policy is off by default and, when off, costs nothing: the app resolves the policies of
+every route once, at registration, into a :class:`Handshake` that holds only the checks that
+are on. A refused handshake raises :class:`~wskit.exceptions.Denied`, which the app turns into
+``ws.deny(status, headers, body)``.
+
+* :class:`OriginPolicy`: an allow-list of exact origins (``scheme://host[:port]``), compared
+  after parsing, never with a regular expression. Refused: 403.
+* ``authenticate``: ``async def authenticate(ws) -> identity | None``. ``None`` is 401; raising
+  ``Denied`` chooses the status. The identity is stored on ``ws.state.user``.
+* :class:`SubprotocolPolicy`: the subprotocols the app speaks, optionally each with its codec.
+  wskit picks the first of the **client's** offers that the app supports (the client lists its
+  preference first, RFC 6455 section 4.1). With no match, the connection goes on without a
+  subprotocol, or is refused with 400 when ``require_subprotocol`` is set.
+
+Every check reads the handshake defensively: header bytes are decoded as Latin-1 (which never
+fails) and anything a server could put in the scope that does not fit is treated as absent or
+invalid, so hostile handshake data never raises out of wskit before accept.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import string
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+
+from .codecs import JSON, Codec
+from .connection import DEFAULT_LIMITS
+from .exceptions import Denied
+
+if TYPE_CHECKING:
+    from ._types import Scope
+    from .connection import Limits, WebSocket
+
+__all__ = [
+    "INHERIT",
+    "Authenticate",
+    "Handshake",
+    "Inherit",
+    "OriginPolicy",
+    "OverloadPolicy",
+    "RoutePolicies",
+    "SubprotocolPolicy",
+    "parse_origin",
+]
+
+#: ``async def authenticate(ws) -> identity | None``: ``None`` refuses with 401.
+Authenticate: TypeAlias = Callable[["WebSocket"], Awaitable[object]]
+#: What happens over ``max_connections``: refuse with 503, or accept and close with 1013.
+OverloadPolicy: TypeAlias = Literal["deny", "close"]
+
+
+class Inherit(enum.Enum):
+    """The type of :data:`INHERIT`: "use the app's setting" for a per-route override."""
+
+    INHERIT = "INHERIT"
+
+
+#: Per-route override meaning "use the app's setting" (``None`` means "off for this route").
+INHERIT: Final = Inherit.INHERIT
+
+_DEFAULT_PORTS: Final[Mapping[str, int]] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_SCHEME_CHARS: Final = frozenset(string.ascii_lowercase + string.digits + "+-.")
+_HOST_CHARS: Final = frozenset(string.ascii_lowercase + string.digits + "-._")
+# RFC 9110 section 5.6.2: a subprotocol is a token (RFC 6455 section 4.1).
+_TOKEN_CHARS: Final = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
+
+Origin: TypeAlias = tuple[str, str, int | None]
+
+
+def parse_origin(value: str, *, idna: bool = False) -> Origin | None:
+    """Parse a serialised origin into ``(scheme, host, port)``, or ``None`` if it is not one.
+
+    The scheme and host are lower-cased, an IPv6 literal is normalised, and a default port
+    (80 for http/ws, 443 for https/wss) becomes ``None``. Anything beyond
+    ``scheme://host[:port]`` (a path, a query, user info, spaces, control characters, an empty
+    or non-numeric port) makes the value invalid, as does the opaque origin ``null``.
+
+    Args:
+        value: The origin, such as ``"https://app.example.com"``.
+        idna: Accept an internationalised host and convert it to its ASCII (punycode) form.
+            Used for configured origins; browsers always send the ASCII form, so an ``Origin``
+            header with non-ASCII characters is refused.
+    """
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower()
+    if not sep or not scheme or not scheme[0].isalpha() or not _SCHEME_CHARS.issuperset(scheme):
+        return None
+    port_text = ""
+    if rest.startswith("["):
+        end = rest.find("]")
+        if end < 0:
+            return None
+        after = rest[end + 1 :]
+        if after:
+            if after[0] != ":":
+                return None
+            port_text = after[1:] or "-"
+        try:
+            host = f"[{ipaddress.IPv6Address(rest[1:end]).compressed}]"
+        except ValueError:
+            return None
+    else:
+        host, colon, port_text = rest.partition(":")
+        if colon and not port_text:
+            return None
+        host = host.lower()
+        if not host.isascii():
+            if not idna:
+                return None
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
+        if not host or not _HOST_CHARS.issuperset(host):
+            return None
+    port: int | None = None
+    if port_text:
+        if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5:
+            return None
+        port = int(port_text)
+        if not 0 < port < 65536:
+            return None
+        if _DEFAULT_PORTS.get(scheme) == port:
+            port = None
+    return scheme, host, port
+
+
+def _header_values(scope: Scope, name: bytes) -> list[bytes]:
+    """Every value of header ``name`` (lower-case) in the raw scope headers; never raises."""
+    values: list[bytes] = []
+    headers = scope.get("headers")
+    if not isinstance(headers, Iterable):
+        return values
+    for item in headers:
+        if isinstance(item, tuple | list) and len(item) == 2:
+            key, value = item
+            if isinstance(key, bytes) and isinstance(value, bytes) and key.lower() == name:
+                values.append(value)
+    return values
+
+
+class OriginPolicy:
+    """Allow a handshake only from the listed origins.
+
+    The comparison is exact on the parsed ``(scheme, host, port)``: ``https://app.example.com``
+    allows ``https://APP.example.com:443`` but neither ``https://app.example.com.evil.io`` nor
+    ``https://evil-app.example.com`` nor ``http://app.example.com``. There are no wildcards and
+    no regular expressions. A handshake with several ``Origin`` headers is refused.
+
+    Args:
+        origins: The allowed origins, such as ``["https://app.example.com"]``. Internationalised
+            hosts may be written in Unicode; they are compared in punycode.
+        allow_missing: Whether a handshake without an ``Origin`` header is allowed. Browsers
+            always send one; other clients (servers, scripts) usually do not.
+
+    Raises:
+        ValueError: If an entry is not an origin (it has a path, a bad port...).
+    """
+
+    __slots__ = ("_allowed", "allow_missing", "origins")
+
+    def __init__(self, origins: Iterable[str], *, allow_missing: bool = False) -> None:
+        if isinstance(origins, str):
+            raise TypeError("origins must be a list of origins, not a single string")
+        allowed: set[Origin] = set()
+        for origin in origins:
+            parsed = parse_origin(origin, idna=True) if isinstance(origin, str) else None
+            if parsed is None:
+                raise ValueError(f"not an origin (expected scheme://host[:port]): {origin!r}")
+            allowed.add(parsed)
+        self._allowed: frozenset[Origin] = frozenset(allowed)
+        self.origins: tuple[str, ...] = tuple(origins)
+        self.allow_missing = allow_missing
+
+    def allows(self, origin: str | None) -> bool:
+        """Tell whether a handshake with this ``Origin`` header value (or none) is allowed."""
+        if origin is None:
+            return self.allow_missing
+        parsed = parse_origin(origin)
+        return parsed is not None and parsed in self._allowed
+
+    def check(self, scope: Scope) -> None:
+        """Check the handshake's ``Origin`` header.
+
+        Raises:
+            Denied: 403, if the origin is not allowed.
+        """
+        values = _header_values(scope, b"origin")
+        if len(values) > 1 or not self.allows(values[0].decode("latin-1") if values else None):
+            raise Denied(403, b"origin not allowed")
+
+    def __repr__(self) -> str:
+        return f"OriginPolicy({list(self.origins)!r}, allow_missing={self.allow_missing})"
+
+
+class SubprotocolPolicy:
+    """The subprotocols an endpoint speaks, and the codec each one selects.
+
+    Args:
+        supported: Subprotocol names, or a mapping of names to codecs such as
+            ``{"wskit.json": JSON, "wskit.msgpack": MSGPACK}``. With a plain list (or a
+            ``None`` codec) the connection keeps the endpoint's codec.
+        require: Refuse (400) a client that offers none of them. By default such a client is
+            accepted without a subprotocol and gets the endpoint's codec.
+
+    Raises:
+        ValueError: If a name is not an RFC 9110 token, or the list is empty.
+    """
+
+    __slots__ = ("_codecs", "names", "require")
+
+    def __init__(
+        self, supported: Sequence[str] | Mapping[str, Codec | None], *, require: bool = False
+    ) -> None:
+        if isinstance(supported, str):
+            raise TypeError("subprotocols must be a list of names, not a single string")
+        codecs: dict[str, Codec | None] = (
+            dict(supported.items())
+            if isinstance(supported, Mapping)
+            else dict.fromkeys(supported, None)
+        )
+        if not codecs:
+            raise ValueError("at least one subprotocol is needed")
+        for name in codecs:
+            if not isinstance(name, str) or not name or not _TOKEN_CHARS.issuperset(name):
+                raise ValueError(f"a subprotocol name must be a token, got {name!r}")
+        self._codecs: Mapping[str, Codec | None] = codecs
+        self.names: tuple[str, ...] = tuple(codecs)
+        self.require = require
+
+    def select(self, scope: Scope) -> tuple[str | None, Codec | None]:
+        """Pick the first subprotocol in the client's offer that this policy supports.
+
+        Returns:
+            The subprotocol (``None`` when there is no match) and the codec it selects
+            (``None`` to keep the endpoint's).
+
+        Raises:
+            Denied: 400, if nothing matches and ``require`` is set.
+        """
+        offered = scope.get("subprotocols")
+        if isinstance(offered, list | tuple):
+            codecs = self._codecs
+            for name in offered:
+                if type(name) is str and name in codecs:
+                    return name, codecs[name]
+        if self.require:
+            raise Denied(400, b"no supported subprotocol offered")
+        return None, None
+
+    def replace(self, *, require: bool) -> SubprotocolPolicy:
+        """Return a copy of this policy with ``require`` changed."""
+        return SubprotocolPolicy(self._codecs, require=require)
+
+    def __repr__(self) -> str:
+        return f"SubprotocolPolicy({list(self.names)!r}, require={self.require})"
+
+
+class RoutePolicies:
+    """Per-route overrides of the app's handshake settings.
+
+    Every field defaults to :data:`INHERIT` (use the app's setting); ``None`` turns a policy off
+    for the route. The app builds one from the keyword arguments of ``@app.websocket(...)``,
+    ``app.add_route(...)`` and ``Route(...)``.
+    """
+
+    __slots__ = (
+        "authenticate",
+        "codec",
+        "limits",
+        "origins",
+        "require_subprotocol",
+        "subprotocols",
+    )
+
+    def __init__(
+        self,
+        *,
+        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
+        authenticate: Authenticate | None | Inherit = INHERIT,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
+            INHERIT
+        ),
+        require_subprotocol: bool | Inherit = INHERIT,
+        codec: Codec | Inherit = INHERIT,
+        limits: Limits | Inherit = INHERIT,
+    ) -> None:
+        self.origins = origins
+        self.authenticate = authenticate
+        self.subprotocols = subprotocols
+        self.require_subprotocol = require_subprotocol
+        self.codec = codec
+        self.limits = limits
+
+
+def _origin_policy(origins: OriginPolicy | Sequence[str] | None) -> OriginPolicy | None:
+    if origins is None or isinstance(origins, OriginPolicy):
+        return origins
+    return OriginPolicy(origins)
+
+
+def _subprotocol_policy(
+    subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None, require: bool
+) -> SubprotocolPolicy | None:
+    if subprotocols is None or isinstance(subprotocols, SubprotocolPolicy):
+        return subprotocols
+    return SubprotocolPolicy(subprotocols, require=require)
+
+
+class Handshake:
+    """The resolved policies and connection settings of one endpoint, built once.
+
+    Args:
+        origins: An :class:`OriginPolicy`, a list of origins (missing ``Origin`` refused), or
+            ``None`` (no check).
+        authenticate: The auth hook, or ``None``.
+        subprotocols: A :class:`SubprotocolPolicy`, a list of names, a mapping of names to
+            codecs, or ``None`` (no subprotocol is chosen).
+        require_subprotocol: Used when ``subprotocols`` is not already a policy.
+        codec: The connection's codec unless a subprotocol picks another.
+        limits: The connection's limits.
+    """
+
+    __slots__ = (
+        "authenticate",
+        "codec",
+        "enabled",
+        "limits",
+        "origins",
+        "require_subprotocol",
+        "subprotocols",
+    )
+
+    def __init__(
+        self,
+        *,
+        origins: OriginPolicy | Sequence[str] | None = None,
+        authenticate: Authenticate | None = None,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
+        require_subprotocol: bool = False,
+        codec: Codec = JSON,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.origins = _origin_policy(origins)
+        self.authenticate = authenticate
+        self.subprotocols = _subprotocol_policy(subprotocols, require_subprotocol)
+        self.require_subprotocol = (
+            self.subprotocols.require if self.subprotocols is not None else require_subprotocol
+        )
+        self.codec = codec
+        self.limits = limits
+        #: Whether any check is on; when not, :meth:`check` need not be called at all.
+        self.enabled = self._enabled()
+
+    def override(self, policies: RoutePolicies | None) -> Handshake:
+        """Return this handshake with a route's overrides applied (``self`` when none)."""
+        if policies is None:
+            return self
+        new = Handshake.__new__(Handshake)
+        new.origins = (
+            self.origins if policies.origins is INHERIT else _origin_policy(policies.origins)
+        )
+        new.authenticate = (
+            self.authenticate if policies.authenticate is INHERIT else policies.authenticate
+        )
+        require = (
+            self.require_subprotocol
+            if policies.require_subprotocol is INHERIT
+            else policies.require_subprotocol
+        )
+        new.require_subprotocol = require
+        if policies.subprotocols is not INHERIT:
+            new.subprotocols = _subprotocol_policy(policies.subprotocols, require)
+        elif self.subprotocols is not None and self.subprotocols.require != require:
+            new.subprotocols = self.subprotocols.replace(require=require)
+        else:
+            new.subprotocols = self.subprotocols
+        new.codec = self.codec if policies.codec is INHERIT else policies.codec
+        new.limits = self.limits if policies.limits is INHERIT else policies.limits
+        new.enabled = new._enabled()
+        return new
+
+    def _enabled(self) -> bool:
+        return (
+            self.origins is not None
+            or self.subprotocols is not None
+            or self.authenticate is not None
+        )
+
+    async def check(self, ws: WebSocket) -> None:
+        """Run the checks that are on, in order: origin, subprotocol, authentication.
+
+        On success the chosen subprotocol is on ``ws.subprotocol`` (``async with ws:`` accepts
+        with it), its codec on ``ws.codec``, and the identity on ``ws.state.user``.
+
+        Raises:
+            Denied: A check refused the handshake.
+        """
+        scope = ws.scope
+        if self.origins is not None:
+            self.origins.check(scope)
+        if self.subprotocols is not None:
+            ws.subprotocol, codec = self.subprotocols.select(scope)
+            if codec is not None:
+                ws.codec = codec
+        if self.authenticate is not None:
+            identity = await self.authenticate(ws)
+            if identity is None:
+                raise Denied(401, b"authentication required")
+            ws.state.user = identity

@@ -1,0 +1,415 @@
+"""The fan-out engine: one leader task, and a writer task only for a connection that blocks.
+
+Theory of operation. Publishing appends a :class:`Job` to a queue and wakes the *leader*, a
+task in the hub's task group. The leader runs each job as one coroutine, :meth:`Dispatcher._fan`,
+that awaits every recipient's send in turn. The leader does not ``await`` that coroutine: it
+*drives* it (``coro.send(None)``) from :meth:`Dispatcher._drive`, so it sees the moment a send
+suspends instead of completing:
+
+* In the common case no send suspends (in-memory connections; asyncio servers whose
+  transport buffer has room): the whole fan-out runs in one step, with no task switch per
+  delivery, at the cost of a plain ``await send(message)`` per connection.
+* When a send suspends, the leader *becomes that connection's writer*: it hands the rest of
+  the job (and the queue) to a new leader task, then keeps driving the suspended send to its
+  end, forwarding each value the send yields to the event loop and each result back. Later
+  messages for that connection wait in its outbox, and the writer sends them in order before
+  it ends. One stalled connection therefore holds one task and ``maxlen`` queued references,
+  never the leader.
+
+Why the suspended send is never moved to another task: a coroutine may tie itself to the task
+that runs it before it suspends (an ``anyio.Lock`` records its owner, a cancel scope its host
+task, hypercorn's trio worker takes a ``trio.Lock`` in every send). Resuming it from another
+task then fails with "cancel scope stack corrupted" or "can't release a Lock you don't own".
+Leader hand-off keeps every coroutine in the task that started it, on asyncio and trio alike.
+
+The deadline of a suspended send comes from a cancel scope the leader entered before it
+started the fan-out coroutine (so scopes stay nested); at hand-off its deadline is set to
+``send_timeout`` from now. A writer whose send misses the deadline evicts its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import types
+from collections import deque
+from operator import length_hint
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import anyio
+
+from wskit.exceptions import InvalidTransition, MessageTooBig, WebSocketDisconnect
+from wskit.status import CloseCode
+
+from .outbox import Outbox, OverflowPolicy, frame_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Generator, Iterator
+
+    from anyio.abc import TaskGroup
+
+    from wskit._types import Message, Send
+    from wskit.connection import WebSocket
+
+    #: One codec's share of a job: direct-port connections, the others, the shared message.
+    Part: TypeAlias = tuple[tuple[tuple[WebSocket, Send, Outbox], ...], tuple[Outbox, ...], Message]
+
+__all__ = ["Dispatcher", "Job"]
+
+logger: Final = logging.getLogger("wskit.pubsub")
+
+
+_EVICT_REASON: Final = "slow consumer"
+
+
+class Job:
+    """One published message on its way to the local subscribers of ``topic``.
+
+    ``parts`` is filled by the hub's resolver when the leader starts the job (so a job queued
+    behind a hand-off sees who is busy by then). The cursors let a new leader carry on where a
+    leader that became a writer stopped.
+    """
+
+    __slots__ = ("cur", "done", "g", "it", "parts", "phase", "si", "skipped", "source", "topic")
+
+    def __init__(self, topic: str | None, source: object, done: anyio.Event | None = None) -> None:
+        self.topic = topic
+        self.source = source
+        self.done = done
+        self.parts: list[Part] | None = None
+        self.g = 0
+        self.it: Iterator[tuple[WebSocket, Send, Outbox]] | None = None
+        self.si = 0
+        self.phase = 0
+        self.cur: Outbox | None = None
+        self.skipped = 0
+
+    def current(self) -> Outbox:
+        """The connection whose send is in flight (where the fan-out coroutine suspended)."""
+        if self.phase == 1:
+            assert self.cur is not None
+            return self.cur
+        assert self.parts is not None
+        assert self.it is not None
+        fast = self.parts[self.g][0]
+        return fast[len(fast) - length_hint(self.it) - 1][2]
+
+
+class Dispatcher:
+    """Runs jobs on a leader task and hands blocked connections to writer tasks.
+
+    Args:
+        send_timeout: Seconds a connection may take to accept one message (``None``: no limit).
+        resolve: Returns a job's parts (called by the leader when the job starts).
+        policy: Returns the overflow policy of an outbox's subscription to a topic.
+        forget: Ends every subscription of an outbox (called when its connection is gone).
+        changed: Called when an outbox becomes busy or idle (cached recipient lists go stale).
+    """
+
+    def __init__(
+        self,
+        *,
+        send_timeout: float | None,
+        resolve: Callable[[Job], list[Part]],
+        policy: Callable[[Outbox, str | None], OverflowPolicy],
+        forget: Callable[[Outbox], None],
+        changed: Callable[[Outbox], None],
+    ) -> None:
+        self.send_timeout = send_timeout
+        self._resolve = resolve
+        self._policy = policy
+        self._forget = forget
+        self._changed = changed
+        self._jobs: deque[Job] = deque()
+        self._current: Job | None = None
+        self._wake: anyio.Event | None = None
+        self._tg: TaskGroup | None = None
+        self.delivered = 0
+        self.dropped = 0
+        self.evicted = 0
+        self.failed = 0
+        self.writers = 0
+
+    @property
+    def pending(self) -> int:
+        """Jobs waiting for the leader."""
+        return len(self._jobs)
+
+    def start(self, tg: TaskGroup) -> None:
+        """Start the first leader in ``tg`` (the hub's task group)."""
+        self._tg = tg
+        tg.start_soon(self._lead, name="wskit.pubsub leader")
+
+    def stop(self) -> None:
+        """Forget the task group (its tasks are being cancelled) and the queued jobs."""
+        self._tg = None
+        self._wake = None
+        if self._current is not None:
+            self._jobs.append(self._current)
+            self._current = None
+        for job in self._jobs:
+            self._finished(job)
+        self._jobs.clear()
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` and wake the leader."""
+        self._jobs.append(job)
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set()
+
+    # -- the leader ------------------------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        handed: list[Outbox] = []
+        with anyio.CancelScope() as scope:
+            await self._lead_jobs(scope, handed)
+        outbox = handed[0]
+        try:
+            if scope.cancelled_caught:
+                await self._stalled(outbox)
+            else:
+                await self._drain(outbox)
+        finally:
+            self._release(outbox)
+
+    async def _lead_jobs(self, scope: anyio.CancelScope, handed: list[Outbox]) -> None:
+        """Run jobs until one of their sends blocks; then return, as that connection's writer."""
+        jobs = self._jobs
+        while True:
+            while jobs:
+                job = self._current = jobs.popleft()
+                stop: list[bool] = []
+                try:
+                    if job.parts is None:
+                        job.parts = self._resolve(job)
+                    await self._drive(self._fan(job, stop), job, stop, scope, handed)
+                except Exception:  # a bug: keep the hub alive, lose this one message
+                    logger.exception("pub/sub fan-out failed")
+                    if not handed:
+                        self._finished(job)
+                        continue
+                if handed:
+                    if len(stop) == 1 and not handed[0].closed:  # the blocked send went through
+                        self.delivered += 1
+                    return
+                self._current = None
+                self._finished(job)
+            self._wake = wake = anyio.Event()
+            await wake.wait()
+
+    @staticmethod
+    def _finished(job: Job) -> None:
+        if job.done is not None:
+            job.done.set()
+
+    @types.coroutine
+    def _drive(
+        self,
+        fan: Coroutine[Any, Any, None],
+        job: Job,
+        stop: list[bool],
+        scope: anyio.CancelScope,
+        handed: list[Outbox],
+    ) -> Generator[Any, Any, None]:
+        """Run ``fan`` one step; if a send suspends, hand off and finish that send here."""
+        try:
+            yielded = fan.send(None)
+        except StopIteration:
+            return
+        outbox = job.current()
+        stop.append(True)
+        handed.append(outbox)
+        self._hand_off(job, outbox, scope)
+        while True:
+            try:
+                value = yield yielded
+            except BaseException as exc:  # cancellation, a deadline, or the task ending
+                try:
+                    yielded = fan.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = fan.send(value)
+                except StopIteration:
+                    return
+
+    def _hand_off(self, job: Job, outbox: Outbox, scope: anyio.CancelScope) -> None:
+        outbox.busy = True
+        outbox.scope = scope
+        self.writers += 1
+        self._changed(outbox)
+        if self.send_timeout is not None:
+            scope.deadline = anyio.current_time() + self.send_timeout
+        if job.phase == 0:
+            job.skipped += 1
+        self._current = None
+        self._jobs.appendleft(job)
+        if self._tg is not None:
+            self._tg.start_soon(self._lead, name="wskit.pubsub leader")
+
+    async def _fan(self, job: Job, stop: list[bool]) -> None:
+        """Deliver ``job`` to every recipient; return early once ``stop`` is set."""
+        parts = job.parts
+        assert parts is not None
+        topic = job.topic
+        while job.g < len(parts):
+            fast, slow, message = parts[job.g]
+            it = job.it
+            if it is None:
+                it = job.it = iter(fast)
+            job.phase = 0
+            # The hot loop: one flag check and one await per connection.
+            for ws, send, outbox in it:
+                if ws._fast:
+                    try:
+                        await send(message)
+                    except Exception as exc:
+                        if not stop:
+                            job.skipped += 1
+                        self._failed(outbox, exc, stop)
+                    if stop:
+                        return
+                else:
+                    job.skipped += 1
+                    self._divert(outbox, message, topic)
+            self.delivered += len(fast) - job.skipped
+            job.skipped = 0
+            job.phase = 1
+            while job.si < len(slow):
+                outbox = slow[job.si]
+                job.si += 1
+                if outbox.closed:
+                    continue
+                if outbox.busy:
+                    self._enqueue(outbox, message, topic)
+                    continue
+                job.cur = outbox
+                try:
+                    await outbox.conn.send_frame(frame_of(message))
+                except Exception as exc:
+                    self._failed(outbox, exc, stop)
+                else:
+                    if not stop:
+                        self.delivered += 1
+                if stop:
+                    return
+            job.g += 1
+            job.it = None
+            job.si = 0
+
+    # -- per-connection outcomes -------------------------------------------------------------
+
+    def _failed(self, outbox: Outbox, exc: Exception, stop: list[bool]) -> None:
+        """A send raised: drop the message, or forget a connection that is gone."""
+        if stop:
+            stop.append(False)  # tells the leader the straggler did not go through
+        if isinstance(exc, MessageTooBig):
+            outbox.dropped += 1
+            self.dropped += 1
+            return
+        if isinstance(exc, OSError):
+            outbox.transport_lost()
+        elif not isinstance(exc, WebSocketDisconnect | InvalidTransition):
+            self.failed += 1
+            logger.warning(
+                "send to %r failed; it no longer receives messages", outbox.conn, exc_info=exc
+            )
+        if not outbox.closed:
+            self._forget(outbox)
+
+    def _divert(self, outbox: Outbox, message: Message, topic: str | None) -> None:
+        """A direct-port connection that cannot take a direct send right now."""
+        ws = outbox.ws
+        if outbox.closed or ws is None or ws.closed or ws._closing:
+            return  # it is ending: its close callback forgets it
+        if outbox.busy:
+            self._enqueue(outbox, message, topic)
+            return
+        # Open, but with default deadlines (or another unusual state): send through
+        # ``send_frame`` from a writer task, which applies the connection's own checks.
+        outbox.queue.append(message)
+        self._start_writer(outbox)
+
+    def _enqueue(self, outbox: Outbox, message: Message, topic: str | None) -> None:
+        result = outbox.push(message, self._policy(outbox, topic))
+        if result > 0:
+            self.dropped += 1
+        elif result < 0:
+            self.evict(outbox)
+
+    def _start_writer(self, outbox: Outbox) -> None:
+        outbox.busy = True
+        self.writers += 1
+        self._changed(outbox)
+        if self._tg is not None:
+            self._tg.start_soon(self._write, outbox, name="wskit.pubsub writer")
+
+    # -- writers ----------------------------------------------------------------------------------
+
+    async def _write(self, outbox: Outbox) -> None:
+        try:
+            await self._drain(outbox)
+        finally:
+            self._release(outbox)
+
+    def _release(self, outbox: Outbox) -> None:
+        """The writer of ``outbox`` ends: new messages go straight to the connection again."""
+        self.writers -= 1
+        outbox.scope = None
+        outbox.busy = False
+        if not outbox.closed:
+            self._changed(outbox)
+
+    async def _drain(self, outbox: Outbox) -> None:
+        """Send what is queued for ``outbox``, in order, each within the send deadline."""
+        queue = outbox.queue
+        timeout = math.inf if self.send_timeout is None else self.send_timeout
+        stop: list[bool] = []
+        while queue and not outbox.closed:
+            message = queue.popleft()
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
+                outbox.scope = scope
+                try:
+                    if outbox.fast and outbox.fits(len(frame_of(message))):
+                        await outbox.send(message)  # type: ignore[misc]
+                    else:
+                        await outbox.conn.send_frame(frame_of(message))
+                except Exception as exc:
+                    self._failed(outbox, exc, stop)
+                else:
+                    self.delivered += 1
+            if scope.cancelled_caught:
+                await self._stalled(outbox)
+                return
+
+    async def _stalled(self, outbox: Outbox) -> None:
+        """A send missed its deadline, or the connection was evicted: close it with 1013."""
+        self.evict(outbox, close=False)
+        await self._close_evicted(outbox)
+
+    def evict(self, outbox: Outbox, *, close: bool = True) -> None:
+        """End ``outbox``'s subscriptions and close its connection with 1013 (slow consumer).
+
+        The writer in flight, if any, is cancelled and closes the connection itself.
+        """
+        if outbox.closed:
+            return
+        self.evicted += 1
+        self._forget(outbox)
+        if not close:
+            return
+        scope = outbox.scope
+        if scope is not None:
+            scope.cancel()
+        elif self._tg is not None:
+            self._tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
+
+    async def _close_evicted(self, outbox: Outbox) -> None:
+        with anyio.move_on_after(self.send_timeout or 5.0):
+            try:
+                await outbox.conn.close(CloseCode.TRY_AGAIN_LATER, _EVICT_REASON)
+            except Exception:
+                logger.debug("closing evicted %r failed", outbox.conn, exc_info=True)
