@@ -190,9 +190,7 @@ def _time_sync(fn: Callable[[], Any], number: int) -> float:
         return time.perf_counter() - start
 
 
-def run_async(
-    fn: Callable[..., Awaitable[T]], *args: Any, backend: str = "asyncio"
-) -> T:
+def run_async(fn: Callable[..., Awaitable[T]], *args: Any, backend: str = "asyncio") -> T:
     """Run ``fn(*args)`` to completion in a new anyio event loop and return its result."""
     return anyio.run(fn, *args, backend=backend)
 

@@ -23,8 +23,8 @@ The targets of issue 2 are printed below the tables: wskit text >= 0.65x raw ASG
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, cast
 
 import msgspec
 from starlette.websockets import WebSocket as StarletteWebSocket
@@ -35,7 +35,7 @@ from benchmarks._harness import Case, Options, Result, baseline_of, groups, run,
 from wskit.connection import WebSocket
 from wskit.exceptions import WebSocketDisconnect
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Message, Receive, Send], Awaitable[None]]
@@ -161,8 +161,7 @@ def litestar_listener() -> App | None:
     async def echo(data: Chat) -> Chat:
         return data
 
-    app: App = Litestar(route_handlers=[echo], debug=False)
-    return app
+    return cast(App, Litestar(route_handlers=[echo], debug=False))
 
 
 # -- the driver ---------------------------------------------------------------------------------

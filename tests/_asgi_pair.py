@@ -13,7 +13,7 @@ seconds, so a broken test fails instead of hanging.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import anyio
@@ -23,10 +23,10 @@ from wskit.connection import DEFAULT_LIMITS, Limits, WebSocket
 
 __all__ = ["DENIAL", "HANG_LIMIT", "ASGIPair", "accepted", "make_scope"]
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 #: The extensions entry of a server that supports denial responses.
-DENIAL = {"websocket.http.response": {}}
+DENIAL: dict[str, dict[str, Any]] = {"websocket.http.response": {}}
 #: The longest an empty ``receive`` waits before failing the test.
 HANG_LIMIT = 5.0
 
@@ -167,6 +167,11 @@ class ASGIPair:
             if m["type"] == "websocket.send":
                 out.append(m["text"] if m.get("text") is not None else m["bytes"])
         return out
+
+    def snapshot(self, ws: WebSocket) -> tuple[bool, str, str]:
+        """``(closed, client_state, application_state)`` of ``ws``, read afresh (a function
+        call, so that mypy does not carry a narrowed property from one assert to the next)."""
+        return ws.closed, ws.client_state.name, ws.application_state.name
 
     def websocket(self, *, codec: Codec = JSON, limits: Limits = DEFAULT_LIMITS) -> WebSocket:
         """A ``wskit.WebSocket`` over this pair."""

@@ -51,7 +51,7 @@ def test_initial_state() -> None:
 )
 def test_limits_must_be_positive(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"Limits.{field} must be positive"):
-        Limits(**{field: value})
+        Limits(**{field: value})  # type: ignore[arg-type]
 
 
 def test_limits_none_disables() -> None:
@@ -315,9 +315,9 @@ async def test_denial_body_in_chunks_and_nothing_after() -> None:
         await ws.send({"type": "websocket.send", "text": "x"})
     await ws.close()  # a no-op while the response is being sent
     await ws.send({"type": "websocket.http.response.body", "body": b"a", "more_body": True})
-    assert not ws.closed
+    assert pair.snapshot(ws) == (False, "CONNECTED", "RESPONSE")
     await ws.send({"type": "websocket.http.response.body", "body": b"b"})
-    assert ws.closed
+    assert pair.snapshot(ws) == (True, "CONNECTED", "DISCONNECTED")
     with pytest.raises(ConnectionClosed):
         await ws.send({"type": "websocket.http.response.body", "body": b"c"})
     assert pair.types == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -32,12 +33,12 @@ async def test_raw_receive_walks_the_events() -> None:
     pair = ASGIPair().text("a").binary(b"b").disconnect(1001, "bye")
     ws = pair.websocket()
     assert await ws.receive() == {"type": "websocket.connect"}
-    assert ws.client_state is WebSocketState.CONNECTED
+    assert pair.snapshot(ws) == (False, "CONNECTED", "CONNECTING")
     await ws.accept()
     assert await ws.receive() == {"type": "websocket.receive", "text": "a"}
     assert await ws.receive() == {"type": "websocket.receive", "bytes": b"b"}
     assert await ws.receive() == {"type": "websocket.disconnect", "code": 1001, "reason": "bye"}
-    assert ws.client_state is WebSocketState.DISCONNECTED
+    assert pair.snapshot(ws) == (True, "DISCONNECTED", "CONNECTED")
     assert (ws.close_code, ws.close_reason) == (1001, "bye")
     with pytest.raises(ConnectionClosed, match="'receive' in state DISCONNECTED"):
         await ws.receive()
@@ -248,11 +249,9 @@ async def test_concurrent_receive_raises(limits: Limits, second: str) -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(first)
         await anyio.wait_all_tasks_blocked()
+        call = (lambda: ws.receive(int)) if second == "typed" else getattr(ws, second)
         with pytest.raises(ConcurrentReceive, match="already receiving"):
-            if second == "typed":
-                await ws.receive(int)
-            else:
-                await getattr(ws, second)()
+            await call()
         pair.text("one")
     assert got == ["one"]
     pair.text("two")
@@ -300,12 +299,13 @@ async def test_text_size_is_measured_in_utf8_bytes(limits: Limits, method: str) 
     # 4 characters, 8 bytes: fits. 3 characters of 4 bytes: 12 bytes, too big.
     pair, ws = await accepted(limits=limits)
     pair.text('"éé"', '"😀😀"')
-    call = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "receive_text": ws.receive_text,
         "receive": ws.receive,
         "typed": lambda: ws.receive(str),
         "receive_json": ws.receive_json,
-    }[method]
+    }
+    call = calls[method]
     await call()
     with pytest.raises(MessageTooBig) as info:
         await call()
@@ -326,11 +326,12 @@ async def test_text_size_is_measured_in_utf8_bytes(limits: Limits, method: str) 
 async def test_binary_size_limit(limits: Limits, method: str) -> None:
     pair, ws = await accepted(limits=limits)
     pair.binary(b"1234", b"12345")
-    call = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "receive_bytes": ws.receive_bytes,
         "receive": ws.receive,
         "typed": lambda: ws.receive(bytes),
-    }[method]
+    }
+    call = calls[method]
     await call()
     with pytest.raises(MessageTooBig, match="inbound message of 5 bytes"):
         await call()

@@ -87,7 +87,7 @@ async def test_casting(limits: Limits, tp: type, frame: str | bytes, value: obje
         pair.text(frame)
     else:
         pair.binary(frame)
-    got = await ws.receive(tp)
+    got: object = await ws.receive(tp)
     assert got == value
     assert type(got) is type(value)
 
@@ -329,12 +329,15 @@ async def test_iter_data() -> None:
 async def test_iter_data_raises_decode_errors_and_can_resume() -> None:
     pair, ws = await accepted()
     pair.text("1", "x", "3").disconnect()
-    seen = []
-    with pytest.raises(ValidationError):
+    seen: list[int] = []
+
+    async def drain() -> None:
         async for n in ws.iter_data(int):
             seen.append(n)
-    async for n in ws.iter_data(int):
-        seen.append(n)
+
+    with pytest.raises(ValidationError):
+        await drain()
+    await drain()
     assert seen == [1, 3]
 
 

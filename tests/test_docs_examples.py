@@ -10,26 +10,29 @@ file is included somewhere and tested here, and the generated state diagram is c
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
-from functools import cache
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from wskit import UnexpectedMessage, WebSocketDisconnect
+from wskit import WebSocketDisconnect
 from wskit.testing import TestClient, WebSocketDenied
+
+from ._services import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
 
 
-@cache
 def load(name: str) -> ModuleType:
-    """Import ``docs/examples/<name>.py`` as a module (once per test session)."""
+    """Import ``docs/examples/<name>.py`` afresh, so module-level state never leaks between
+    tests (or between the asyncio and trio runs of one test)."""
     path = EXAMPLES / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"wskit_docs_examples.{name}", path)
     if spec is None or spec.loader is None:
@@ -192,16 +195,69 @@ async def test_tutorial_04_asyncapi() -> None:
         assert "chat.send" in page.text
 
 
+async def test_tutorial_05_rooms() -> None:
+    mod = load("tutorial_05_rooms")
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/rooms/lobby/ada") as ada:
+            assert await ada.receive_json() == {"room": "lobby", "present": 1}
+            async with client.websocket_connect("/rooms/lobby/bob") as bob:
+                assert await bob.receive_json() == {"room": "lobby", "present": 2}
+                await ada.send_text("hi")
+                said = {"room": "lobby", "user": "ada", "text": "hi"}
+                assert await ada.receive_json() == said
+                assert await bob.receive_json() == said
+        assert mod.hub.subscribers("room:lobby") == []  # subscriptions ended with the sockets
+
+
+async def test_tutorial_05_operations() -> None:
+    mod = load("tutorial_05_rooms")
+    async with (
+        TestClient(mod.app) as client,
+        client.websocket_connect("/chat?name=ada") as ada,
+        client.websocket_connect("/chat?name=bob") as bob,
+    ):
+        await ada.send_json({"type": "join", "payload": {"room": "x"}, "id": 1})
+        assert await ada.receive_json() == {"type": "joined", "payload": ["room:x"], "id": 1}
+        await bob.send_json({"type": "join", "payload": {"room": "x"}})
+        assert (await bob.receive_json())["type"] == "joined"
+        await ada.send_json({"type": "say", "payload": {"room": "x", "text": "yo"}})
+        said = {"type": "said", "payload": {"room": "x", "user": "ada", "text": "yo"}}
+        assert await ada.receive_json() == said
+        assert await bob.receive_json() == said
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+async def test_tutorial_06_redis(redis_url: str) -> None:
+    mod = load("tutorial_06_redis")
+    one, two = mod.build_app(redis_url), mod.build_app(redis_url)  # two "processes"
+    async with (
+        TestClient(one) as client_one,
+        TestClient(two) as client_two,
+        client_one.websocket_connect("/rooms/lobby/ada") as ada,
+        client_two.websocket_connect("/rooms/lobby/bob") as bob,
+    ):
+        assert await ada.receive_json() == {"joined": "lobby"}
+        assert await bob.receive_json() == {"joined": "lobby"}
+        await ada.send_text("hello from one")
+        said = {"room": "lobby", "user": "ada", "text": "hello from one"}
+        assert await ada.receive_json() == said  # delivered locally at once
+        assert await bob.receive_json() == said  # through Redis, to the other app
+
+
 async def test_index_quickstart() -> None:
     mod = load("index_quickstart")
-    async with TestClient(mod.app) as client:
-        async with client.websocket_connect("/chat/lobby") as conn:
-            await conn.send_json({"user": "ada", "text": "hi"})
-            assert await conn.receive_text() == '{"user":"ada@lobby","text":"HI"}'
-            await conn.send_json({"user": "ada"})  # missing "text": close 1007
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
-            assert conn.close_code == 1007
+    async with TestClient(mod.app) as client, client.websocket_connect("/chat/lobby") as conn:
+        await conn.send_json({"user": "ada", "text": "hi"})
+        assert await conn.receive_text() == '{"user":"ada@lobby","text":"HI"}'
+        await conn.send_json({"user": "ada"})  # missing "text": close 1007
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
+        assert conn.close_code == 1007
 
 
 async def test_migrate_starlette() -> None:
@@ -281,12 +337,11 @@ async def test_migrate_viewpy() -> None:
             "settings": {"theme": "dark"},
             "again": True,
         }
-    with pytest.raises(UnexpectedMessage):  # the app's error is re-raised in the test
-        async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
-            await conn.send_text("HTTP/1.1")  # not the expected greeting
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
-            assert conn.close_code == 1011
+    async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
+        await conn.send_text("HTTP/1.1")  # not the expected greeting: UnexpectedMessage
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
+        assert conn.close_code == 1011  # the App logged the error and closed
 
 
 async def test_howto_starlette() -> None:
@@ -324,7 +379,8 @@ async def test_howto_litestar() -> None:
         assert response.json() == {"status": "ok"}
 
 
-async def test_howto_django() -> None:
+@pytest.mark.parametrize("anyio_backend", [pytest.param(("asyncio", {}), id="asyncio")])
+async def test_howto_django() -> None:  # Django's ASGI handler needs asyncio
     mod = load("howto_django")
     origin = {"origin": "https://www.example.com"}
     async with TestClient(mod.application) as client:
@@ -334,6 +390,105 @@ async def test_howto_django() -> None:
             assert await conn.receive_json() == {"echo": "ok"}
         response = await client.http("GET", "/")
         assert response.status in (200, 404)  # Django answers (its URLconf may be another test's)
+
+
+async def test_limits_config() -> None:
+    mod = load("limits_config")
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/upload") as conn:
+            await conn.send_bytes(b"x" * 2**20)  # over the app's 64 KiB, under the route's 8 MiB
+            assert await conn.receive_json() == {"received": 2**20}
+        async with client.websocket_connect("/chat") as conn:
+            await conn.send_text("a")
+            await conn.send_text("b")
+            assert await conn.receive_text() == "a / b"
+            await conn.send_text("x" * (64 * 1024 + 1))
+            with pytest.raises(WebSocketDisconnect):
+                await conn.receive_text()
+            assert conn.close_code == 1009
+
+
+def test_howto_testing_conftest(tmp_path: Path) -> None:
+    """Run a tiny pytest session with the example as its conftest.py: one test, two backends."""
+    (tmp_path / "conftest.py").write_text((EXAMPLES / "howto_testing_conftest.py").read_text())
+    (tmp_path / "test_backends.py").write_text(
+        "import pytest, sniffio\n"
+        "@pytest.mark.anyio\n"
+        "async def test_backend(anyio_backend):\n"
+        "    assert sniffio.current_async_library() == anyio_backend\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "anyio", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert "2 passed" in result.stdout, result.stdout + result.stderr
+
+
+async def test_deploy_proxy() -> None:
+    mod = load("deploy_proxy")
+    headers = {
+        "origin": "https://chat.example.com",
+        "x-forwarded-for": "198.51.100.7, 203.0.113.9",  # a forged entry, then the proxy's
+        "x-forwarded-proto": "https",
+    }
+    async with (
+        TestClient(mod.app) as client,
+        client.websocket_connect("/ws", headers=headers) as conn,
+    ):
+        assert await conn.receive_json() == {"client": "203.0.113.9", "secure": True}
+        await mod.app.shutdown(1.0)  # what `wskit run` calls on SIGTERM
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_json()
+        assert conn.close_code == 1001
+
+
+async def test_howto_trio() -> None:
+    mod = load("howto_trio")
+    async with TestClient(mod.app) as client:
+        async with client.websocket_connect("/ticker") as conn:
+            assert await conn.receive_json() == {"tick": 0}
+            assert await conn.receive_json() == {"tick": 1}
+            await conn.send_text("faster")
+            await conn.send_text("stop")
+            while conn.close_code is None:  # the ticks sent before the stop, then the close
+                try:
+                    assert "tick" in await conn.receive_json()
+                except WebSocketDisconnect:
+                    break
+            assert conn.close_code == 1000
+        async with client.websocket_connect("/ticker") as conn:
+            assert await conn.receive_json() == {"tick": 0}
+        # the client left while the push task was running: no error escaped the handler
+    assert callable(mod.main)
+
+
+async def test_backpressure_policies() -> None:
+    mod = load("backpressure_policies")
+    # max_queue=1: the test client buffers one message, then the app's sends wait, as they
+    # would for a client on a slow network.
+    async with (
+        TestClient(mod.app, max_queue=1) as client,
+        client.websocket_connect("/prices") as prices,
+        client.websocket_connect("/orders") as orders,
+    ):
+        for i in range(50):
+            await mod.hub.publish("prices", {"price": i})
+            await mod.hub.publish("orders", {"order": i})
+        seen: list[int] = []
+        while not seen or seen[-1] != 49:
+            seen.append((await prices.receive_json())["price"])
+        assert seen[0] == 0
+        assert len(seen) < 50  # the oldest queued prices were dropped for the newest
+        assert seen == sorted(seen)  # what arrives is in publish order
+        assert await orders.receive_json() == {"order": 0}  # the one message in flight
+        with pytest.raises(WebSocketDisconnect):
+            await orders.receive_json()
+        assert orders.close_code == 1013  # evicted rather than lose an order
+        assert mod.hub.statistics().evicted == 1
 
 
 # -- the docs' own structure ---------------------------------------------------------------------
@@ -374,6 +529,8 @@ _TESTED_BY_NAME = {
     "tutorial_02_typed": test_tutorial_02_typed,
     "tutorial_03_app": test_tutorial_03_app,
     "tutorial_04_operations": test_tutorial_04_operations,
+    "tutorial_05_rooms": test_tutorial_05_rooms,
+    "tutorial_06_redis": test_tutorial_06_redis,
     "index_quickstart": test_index_quickstart,
     "migrate_starlette": test_migrate_starlette,
     "security_auth": test_security_auth,
@@ -383,6 +540,11 @@ _TESTED_BY_NAME = {
     "howto_starlette": test_howto_starlette,
     "howto_litestar": test_howto_litestar,
     "howto_django": test_howto_django,
+    "limits_config": test_limits_config,
+    "howto_testing_conftest": test_howto_testing_conftest,
+    "deploy_proxy": test_deploy_proxy,
+    "howto_trio": test_howto_trio,
+    "backpressure_policies": test_backpressure_policies,
 }
 
 

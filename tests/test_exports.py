@@ -29,7 +29,7 @@ def test_submodule_all_names_exist(module_name: str) -> None:
 
 
 def test_top_level_names_come_from_the_submodules() -> None:
-    owners = {}
+    owners: dict[str, object] = {}
     for module_name in SUBMODULES:
         module = importlib.import_module(module_name)
         for name in module.__all__:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from starlette.websockets import WebSocketState as WebSocketState
 
+from .app import App as App
+from .app import Registry as Registry
 from .codecs import JSON as JSON
 from .codecs import MSGPACK as MSGPACK
 from .codecs import Codec as Codec
@@ -20,6 +22,7 @@ from .exceptions import BackendUnavailable as BackendUnavailable
 from .exceptions import ConcurrentReceive as ConcurrentReceive
 from .exceptions import ConnectionClosed as ConnectionClosed
 from .exceptions import DecodeError as DecodeError
+from .exceptions import Denied as Denied
 from .exceptions import FrameTypeError as FrameTypeError
 from .exceptions import InvalidTransition as InvalidTransition
 from .exceptions import LocalProtocolError as LocalProtocolError
@@ -34,6 +37,9 @@ from .exceptions import WebSocketDisconnect as WebSocketDisconnect
 from .exceptions import WebSocketDisconnected as WebSocketDisconnected
 from .exceptions import WouldBlock as WouldBlock
 from .exceptions import WskitError as WskitError
+from .policies import OriginPolicy as OriginPolicy
+from .policies import SubprotocolPolicy as SubprotocolPolicy
+from .routing import Route as Route
 from .status import CloseCode as CloseCode
 
 __version__ = "0.1.0"
@@ -41,6 +47,11 @@ __version__ = "0.1.0"
 __all__ = [
     "JSON",
     "MSGPACK",
+    "App",
+    "OriginPolicy",
+    "Registry",
+    "Route",
+    "SubprotocolPolicy",
     "BackendError",
     "BackendUnavailable",
     "CloseCode",
@@ -48,6 +59,7 @@ __all__ = [
     "ConcurrentReceive",
     "ConnectionClosed",
     "DecodeError",
+    "Denied",
     "FrameTypeError",
     "InvalidTransition",
     "JSONCodec",

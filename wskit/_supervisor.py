@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from wskit.server import (
     Listening,
     ServerOptions,
+    _close_sockets,
     _hypercorn_config,
     _listen,
     _run_loop,
@@ -108,8 +109,7 @@ def run_workers(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        for sock in sockets.insecure_sockets + sockets.secure_sockets:
-            sock.close()
+        _close_sockets(sockets, options)
 
 
 def _supervise(

@@ -50,7 +50,6 @@ from .policies import (
     Inherit,
     OriginPolicy,
     OverloadPolicy,
-    RoutePolicies,
     SubprotocolPolicy,
 )
 from .routing import Handler, Mount, Route, RouteTable, route_path
@@ -141,7 +140,8 @@ async def run_handler(
     """Run the handshake checks and ``handler(ws)``, and settle the outcome (see the table).
 
     This is the per-connection core shared by :class:`App` and the Starlette route in
-    :mod:`wskit.contrib.starlette`. It never raises, except for cancellation.
+    :mod:`wskit.contrib.starlette`. It never raises, except for cancellation (after closing an
+    open connection with 1001).
     """
     try:
         if handshake.enabled:
@@ -149,6 +149,11 @@ async def run_handler(
         await handler(ws)
     except Exception as exc:
         await _settle_error(ws, exc, logger)
+    except BaseException as exc:
+        # Cancellation (the server stopping, the drain's deadline) is a 1001, never a 1011.
+        if isinstance(exc, anyio.get_cancelled_exc_class()) and ws.application_state is _CONNECTED:
+            await _close(ws, CloseCode.GOING_AWAY)
+        raise
     else:
         state = ws.application_state
         if state is _CONNECTED:
@@ -264,12 +269,9 @@ class Registry:
         try:
             with entry.cancel_scope:
                 await run_handler(ws, handler, handshake, self.logger, entry.cancel_scope)
-            if entry.cancel_scope.cancelled_caught:
-                # Cancelled by the drain: finish the handshake or the close it started.
-                if ws.application_state is _CONNECTING:
-                    await _refuse(ws, Denied(503, b"server shutting down"), self.logger)
-                elif ws.application_state is _CONNECTED:
-                    await _close(ws, CloseCode.GOING_AWAY)
+            if entry.cancel_scope.cancelled_caught and ws.application_state is _CONNECTING:
+                # A handshake the drain cancelled is refused like any handshake after it.
+                await _refuse(ws, Denied(503, b"server shutting down"), self.logger)
         finally:
             del self._live[key]
             if self._idle is not None and not self._live:
@@ -441,7 +443,10 @@ class App:
         Returns:
             The registered :class:`~wskit.routing.Route`.
         """
-        policies = RoutePolicies(
+        route = Route(
+            path,
+            handler,
+            name=name,
             origins=origins,
             authenticate=authenticate,
             subprotocols=subprotocols,
@@ -449,7 +454,6 @@ class App:
             codec=codec,
             limits=limits,
         )
-        route = Route(path, handler, name=name, policies=policies)
         self._add(route)
         return route
 

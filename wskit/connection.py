@@ -64,9 +64,10 @@ _RAW: Final[Any] = object()
 _UNLIMITED: Final = sys.maxsize
 _JSON_ENCODE: Final = msgspec.json.Encoder().encode
 _JSON_DECODE: Final = msgspec.json.Decoder().decode
-# msgspec writes exponents as "1e16"/"1e-7", the stdlib as "1e+16"/"1e-07": when the output may
-# hold such a number, fall back to the stdlib for Starlette's exact bytes.
-_EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]")
+# msgspec writes exponents as "1e16"/"1e-7", the stdlib as "1e+16"/"1e-07", and numbers in
+# [1e-5, 1e-4) as "0.00001" where the stdlib writes "1e-05": when the output may hold such a
+# number, fall back to the stdlib for Starlette's exact bytes.
+_EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
 _LOGGED: Final = "_wskit_logged"
 _MAX_REASON: Final = 123
 
@@ -730,11 +731,16 @@ class WebSocket(HTTPConnection):
     ) -> None:
         """Accept the handshake, reading the ``websocket.connect`` event first if needed.
 
+        Without ``subprotocol``, the one already chosen in ``self.subprotocol`` (by the App's
+        subprotocol policy, for instance) is sent.
+
         Raises:
             InvalidTransition: The connection was already accepted or rejected.
             ValueError: ``subprotocol`` is not one the client offered.
             WebSocketDisconnect: The client left before the handshake finished.
         """
+        if subprotocol is None:
+            subprotocol = self.subprotocol  # chosen before accept, e.g. by the App's policy
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
         )
@@ -802,7 +808,7 @@ class WebSocket(HTTPConnection):
 
     async def __aenter__(self) -> WebSocket:
         """Accept the handshake (``subprotocol`` from ``self.subprotocol`` if one was chosen)."""
-        await self.accept(self.subprotocol)
+        await self.accept()
         return self
 
     async def __aexit__(

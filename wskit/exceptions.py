@@ -15,6 +15,7 @@ The tree::
     │   └── ValidationError                does not fit the type; ``path`` like "$.items[0]"
     ├── FrameTypeError                     text where bytes were required, or the reverse
     │                                      (1003); also TypeError
+    ├── Denied(status, body, headers)      refuse a handshake with an HTTP response
     ├── UnexpectedMessage                  ``expect()`` received something else
     ├── MessageTooBig                      over the size limit (1009); also ValueError
     ├── UnknownOperation                   an operation router has no handler (1003)

@@ -12,7 +12,9 @@ are on. A refused handshake raises :class:`~wskit.exceptions.Denied`, which the 
 * :class:`SubprotocolPolicy`: the subprotocols the app speaks, optionally each with its codec.
   wskit picks the first of the **client's** offers that the app supports (the client lists its
   preference first, RFC 6455 section 4.1). With no match, the connection goes on without a
-  subprotocol, or is refused with 400 when ``require_subprotocol`` is set.
+  subprotocol, or is refused with 400 when ``require_subprotocol`` is set. The choice is on
+  ``ws.subprotocol`` before the handler runs: ``async with ws:`` accepts with it, and a handler
+  that accepts by hand passes it on (``await ws.accept(ws.subprotocol)``).
 
 Every check reads the handshake defensively: header bytes are decoded as Latin-1 (which never
 fails) and anything a server could put in the scope that does not fit is treated as absent or
@@ -112,9 +114,14 @@ def parse_origin(value: str, *, idna: bool = False) -> Origin | None:
             if not idna:
                 return None
             try:
-                host = host.encode("idna").decode("ascii")
+                ascii_host = host.encode("idna").decode("ascii")
+                # IDNA 2003 maps some characters (ß -> ss, fullwidth forms) where browsers
+                # (UTS 46) keep them: refuse any host that does not survive the round trip.
+                if ascii_host.encode("ascii").decode("idna") != host:
+                    return None
             except UnicodeError:
                 return None
+            host = ascii_host
         if not host or not _HOST_CHARS.issuperset(host):
             return None
     port: int | None = None
@@ -153,7 +160,10 @@ class OriginPolicy:
 
     Args:
         origins: The allowed origins, such as ``["https://app.example.com"]``. Internationalised
-            hosts may be written in Unicode; they are compared in punycode.
+            hosts may be written in Unicode; they are compared in punycode. A Unicode host that
+            IDNA 2003 (Python's codec) would map to another name (``ß`` to ``ss``, fullwidth
+            letters) is refused with ``ValueError``, since browsers (UTS 46) may not map it the
+            same way: write such hosts in punycode (``xn--...``).
         allow_missing: Whether a handshake without an ``Origin`` header is allowed. Browsers
             always send one; other clients (servers, scripts) usually do not.
 
@@ -296,6 +306,10 @@ class RoutePolicies:
         self.codec = codec
         self.limits = limits
 
+    def inherits_everything(self) -> bool:
+        """Whether no field is overridden."""
+        return all(getattr(self, name) is INHERIT for name in self.__slots__)
+
 
 def _origin_policy(origins: OriginPolicy | Sequence[str] | None) -> OriginPolicy | None:
     if origins is None or isinstance(origins, OriginPolicy):
@@ -358,7 +372,7 @@ class Handshake:
 
     def override(self, policies: RoutePolicies | None) -> Handshake:
         """Return this handshake with a route's overrides applied (``self`` when none)."""
-        if policies is None:
+        if policies is None or policies.inherits_everything():
             return self
         new = Handshake.__new__(Handshake)
         new.origins = (

@@ -19,18 +19,27 @@ removed (the part a parent app consumed when it mounted this one), never a URL r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor
 from starlette.routing import PARAM_REGEX, compile_path
 
+from .policies import (
+    INHERIT,
+    Authenticate,
+    Inherit,
+    OriginPolicy,
+    RoutePolicies,
+    SubprotocolPolicy,
+)
+
 if TYPE_CHECKING:
     from re import Pattern
 
     from ._types import ASGIApp, Scope
-    from .connection import WebSocket
-    from .policies import RoutePolicies
+    from .codecs import Codec
+    from .connection import Limits, WebSocket
 
 __all__ = ["Handler", "Mount", "Route", "RouteTable", "route_path"]
 
@@ -80,8 +89,14 @@ class Route:
             ``/files/{rest:path}``, ``/items/{key:uuid}``, ``/scores/{value:float}``.
         handler: ``async def handler(ws)`` or any callable taking a wskit ``WebSocket``.
         name: A name for the route (default: the handler's ``__name__``).
-        policies: Per-route policy overrides (see :class:`~wskit.policies.RoutePolicies`);
-            ``None`` inherits everything from the app.
+        origins: Overrides the app's ``origins`` (``None``: no check on this route).
+        authenticate: Overrides the app's ``authenticate`` (``None``: no authentication).
+        subprotocols: Overrides the app's ``subprotocols`` (``None``: no subprotocol).
+        require_subprotocol: Overrides the app's ``require_subprotocol``.
+        codec: Overrides the app's ``codec``.
+        limits: Overrides the app's ``limits``.
+
+    Every override defaults to :data:`~wskit.policies.INHERIT`: the app's setting.
 
     Attributes:
         path: The template as given.
@@ -113,7 +128,14 @@ class Route:
         handler: Handler,
         *,
         name: str | None = None,
-        policies: RoutePolicies | None = None,
+        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
+        authenticate: Authenticate | None | Inherit = INHERIT,
+        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
+            INHERIT
+        ),
+        require_subprotocol: bool | Inherit = INHERIT,
+        codec: Codec | Inherit = INHERIT,
+        limits: Limits | Inherit = INHERIT,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"a route handler must be callable, got {handler!r}")
@@ -122,7 +144,15 @@ class Route:
         self.handler = handler
         self.name: str = name if name is not None else _handler_name(handler)
         self.param_names: tuple[str, ...] = tuple(self.convertors)
-        self.policies = policies
+        #: The per-route overrides, resolved against the app's settings at registration.
+        self.policies = RoutePolicies(
+            origins=origins,
+            authenticate=authenticate,
+            subprotocols=subprotocols,
+            require_subprotocol=require_subprotocol,
+            codec=codec,
+            limits=limits,
+        )
 
     def match(self, path: str) -> dict[str, Any] | None:
         """Return the converted path parameters if ``path`` fits the template, else ``None``."""

@@ -57,8 +57,12 @@ logger = logging.getLogger("wskit.server")
 Worker = Literal["asyncio", "uvloop", "trio"]
 WORKERS: tuple[Worker, ...] = ("asyncio", "uvloop", "trio")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-#: Seconds granted past ``drain_timeout`` to an app whose ``shutdown()`` ignores it.
-DRAIN_GRACE = 1.0
+#: Seconds granted past ``drain_timeout`` to an app whose ``shutdown()`` overruns it
+#: (``wskit.App`` itself may take up to 1 s more to cancel handlers at its deadline).
+DRAIN_GRACE = 2.0
+#: The bound on an app's drain when no ``drain_timeout`` is given (the app's own default
+#: applies, ``wskit.App``'s is 10 s); a second signal skips the drain at any time.
+DRAIN_BACKSTOP = 60.0
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,10 @@ class ServerOptions:
 
     @property
     def drain_deadline(self) -> float:
-        """Seconds the drain may take: ``drain_timeout``, else ``graceful_timeout``."""
-        return self.drain_timeout if self.drain_timeout is not None else self.graceful_timeout
+        """The longest the drain may take: ``drain_timeout`` plus a grace, or the backstop."""
+        if self.drain_timeout is None:
+            return DRAIN_BACKSTOP
+        return self.drain_timeout + DRAIN_GRACE
 
 
 class ServeKwargs(TypedDict, total=False):
@@ -218,18 +224,22 @@ def _listen(config: Config) -> tuple[Sockets, Listening]:
     return sockets, Listening(tuple(urls), port)
 
 
-def _close_sockets(sockets: Sockets, options: ServerOptions) -> None:
+def _close_sockets(sockets: Sockets, options: ServerOptions, *, unlink: bool = True) -> None:
     for sock in sockets.insecure_sockets + sockets.secure_sockets + sockets.quic_sockets:
         sock.close()
-    if options.uds:
+    if options.uds and unlink:
         try:
             os.unlink(options.uds)
         except FileNotFoundError:
             pass
 
 
-async def _drain(app: object, timeout: float) -> None:
-    """Await ``app.shutdown(timeout=...)`` if the app has an async ``shutdown``."""
+async def _drain(app: object, timeout: float | None) -> None:
+    """Await ``app.shutdown(timeout=...)`` (or ``app.shutdown()``) if the app has one.
+
+    ``timeout=None`` calls ``shutdown()`` without a deadline, so the app's own default
+    applies; the server still gives up after :data:`DRAIN_BACKSTOP` seconds.
+    """
     shutdown = getattr(app, "shutdown", None)
     if shutdown is None or not inspect.iscoroutinefunction(shutdown):
         return
@@ -237,16 +247,16 @@ async def _drain(app: object, timeout: float) -> None:
         accepts_timeout = "timeout" in inspect.signature(shutdown).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         accepts_timeout = False
-    logger.info("draining connections (at most %.1f s)", timeout)
-    # The app bounds itself with ``timeout``; DRAIN_GRACE is a backstop for an app whose
-    # shutdown() ignores its deadline, so that a signal always ends the process.
-    with anyio.move_on_after(timeout + DRAIN_GRACE) as scope:
+    pass_timeout = accepts_timeout and timeout is not None
+    backstop = DRAIN_BACKSTOP if timeout is None else timeout + DRAIN_GRACE
+    logger.info("draining connections")
+    with anyio.move_on_after(backstop) as scope:
         try:
-            await (shutdown(timeout=timeout) if accepts_timeout else shutdown())
+            await (shutdown(timeout=timeout) if pass_timeout else shutdown())
         except Exception:
             logger.exception("app.shutdown() failed; stopping without a complete drain")
     if scope.cancelled_caught and anyio.current_time() >= scope.deadline:
-        logger.warning("app.shutdown() overran its %.1f s deadline", timeout)
+        logger.warning("app.shutdown() still running after %.1f s: stopping anyway", backstop)
 
 
 def _current_library() -> str:
@@ -295,7 +305,8 @@ async def serve_async(
         ping_interval: hypercorn's ``websocket_ping_interval`` in seconds (pings only:
             hypercorn does not time out a peer that never answers).
         graceful_timeout: Seconds hypercorn waits for connections after the drain.
-        drain_timeout: Seconds the app's drain may take; defaults to ``graceful_timeout``.
+        drain_timeout: Seconds the app's drain may take, passed as ``shutdown(timeout=...)``;
+            ``None`` leaves the app's own default (``wskit.App``: its ``drain_timeout``).
         access_log: Log one line per request/handshake to stdout.
         log_level: hypercorn's log level.
         backlog: The listen backlog.
@@ -339,6 +350,7 @@ async def _serve_with_options(
     from hypercorn.utils import wrap_app
 
     config = _hypercorn_config(options)
+    owned = sockets is None  # a worker process shares its parent's sockets
     if sockets is None:
         sockets, listening = _listen(config)
     else:
@@ -350,7 +362,7 @@ async def _serve_with_options(
     async def shutdown_trigger() -> None:
         await stop.wait()
         with drain_scope:
-            await _drain(app, options.drain_deadline)
+            await _drain(app, options.drain_timeout)
         drained.set()
 
     def force() -> None:
@@ -370,7 +382,7 @@ async def _serve_with_options(
             # task's cancellation count raised, which would confuse this task group's scope.
             tg.start_soon(_run_hypercorn, wrapped, config, sockets, shutdown_trigger, tg)
     finally:
-        _close_sockets(sockets, options)
+        _close_sockets(sockets, options, unlink=owned)
 
 
 async def _run_hypercorn(
@@ -459,7 +471,8 @@ def serve(
         max_message_size: hypercorn's ``websocket_max_message_size``; ``None`` disables it.
         ping_interval: hypercorn's ``websocket_ping_interval`` in seconds.
         graceful_timeout: Seconds hypercorn waits for connections after the drain.
-        drain_timeout: Seconds the app's drain may take; defaults to ``graceful_timeout``.
+        drain_timeout: Seconds the app's drain may take, passed as ``shutdown(timeout=...)``;
+            ``None`` leaves the app's own default (``wskit.App``: its ``drain_timeout``).
         access_log: Log one line per request/handshake to stdout.
         log_level: hypercorn's log level.
         backlog: The listen backlog.

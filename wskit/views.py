@@ -81,6 +81,30 @@ class _Messages(Generic[In]):
             return value
 
 
+def _substitute(arg: Any, mapping: dict[Any, Any]) -> Any:
+    if isinstance(arg, TypeVar):
+        return mapping.get(arg, arg)
+    params = getattr(arg, "__parameters__", ())
+    return arg[tuple(mapping.get(p, p) for p in params)] if params else arg
+
+
+def _view_args(cls: type) -> tuple[Any, Any]:
+    """Resolve ``(In, Out)`` of ``cls`` from its generic bases (TypeVars when still open)."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, WebSocketView):
+            args = get_args(base)
+            if origin is WebSocketView:
+                return args[0], args[1]
+            params: tuple[Any, ...] = getattr(origin, "__parameters__", ())
+            mapping = dict(zip(params, args, strict=True))
+            inner = origin._view_args
+            return _substitute(inner[0], mapping), _substitute(inner[1], mapping)
+    # No generic base of its own: the first view among its bases says.
+    parent = next(base for base in cls.__bases__ if issubclass(base, WebSocketView))
+    return parent._view_args
+
+
 class WebSocketView(Generic[In, Out]):
     """A class-based WebSocket endpoint receiving ``In`` and sending ``Out``.
 
@@ -113,19 +137,18 @@ class WebSocketView(Generic[In, Out]):
     broadcast_timeout: ClassVar[float | None] = 5.0
     envelope: ClassVar[EnvelopeFormat] = DEFAULT_FORMAT
 
+    _view_args: ClassVar[tuple[Any, Any]] = (Any, Any)
     _errors: ClassVar[ErrorHandling] = ErrorHandling(DEFAULT_FORMAT)
     _out: ClassVar[Checker] = checker(Any, "send")
     _connections: ClassVar[set[WebSocketView[Any, Any]]] = set()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for base in getattr(cls, "__orig_bases__", ()):
-            origin = get_origin(base)
-            if isinstance(origin, type) and issubclass(origin, WebSocketView):
-                args = get_args(base)
-                if len(args) == 2 and not any(isinstance(arg, TypeVar) for arg in args):
-                    cls.in_type, cls.out_type = args
-                break
+        cls._view_args = _view_args(cls)
+        if not any(
+            getattr(arg, "__parameters__", ()) or isinstance(arg, TypeVar) for arg in cls._view_args
+        ):
+            cls.in_type, cls.out_type = cls._view_args
         cls._errors = ErrorHandling(
             cls.envelope,
             on_bad_input=cls.on_bad_input,
@@ -201,7 +224,7 @@ class WebSocketView(Generic[In, Out]):
     @classmethod
     def connections(cls) -> tuple[WebSocketView[In, Out], ...]:
         """The open connections of this view class (not of its subclasses)."""
-        return tuple(cls._connections)
+        return tuple(v for v in cls._connections if v.ws.application_state is State.CONNECTED)
 
     @classmethod
     async def broadcast(cls, value: Out) -> None:
@@ -218,7 +241,7 @@ class WebSocketView(Generic[In, Out]):
             ExceptionGroup: Some connections failed; every other one got the frame.
         """
         value = cls._check(value)
-        targets = [view for view in cls._connections if not view.ws.closed]
+        targets = cls.connections()
         frames: dict[object, str | bytes] = {}
         failures: list[Exception] = []
         timeout = cls.broadcast_timeout
@@ -237,14 +260,12 @@ class WebSocketView(Generic[In, Out]):
         async with anyio.create_task_group() as tg:
             for view in targets:
                 codec = view.ws.codec
-                frame = frames.get(codec)
-                if frame is None:
-                    if type(value) is str or type(value) is bytes:
-                        frame = value  # type: ignore[assignment]
-                    else:
-                        frame = codec.encode_frame(value)
-                    frames[codec] = frame  # type: ignore[assignment]
-                tg.start_soon(deliver, view.ws, frame)
+                found = frames.get(codec)
+                if found is None:
+                    found = frames[codec] = (
+                        value if isinstance(value, str | bytes) else codec.encode_frame(value)
+                    )
+                tg.start_soon(deliver, view.ws, found)
         if failures:
             raise ExceptionGroup(
                 f"broadcast failed for {len(failures)} of {len(targets)} connections", failures
@@ -258,12 +279,14 @@ class WebSocketView(Generic[In, Out]):
         cls = type(self)
         code: int = CloseCode.NORMAL_CLOSURE
         connected = False
+        # Registered before accept (broadcasts skip it until then), so a client that has seen
+        # its handshake complete is already reached by the next broadcast.
+        cls._connections.add(self)
         try:
             await self.on_connect()
             if ws.application_state is not State.CONNECTED:
                 return  # refused (or the client left) in on_connect
             connected = True
-            cls._connections.add(self)
             await self.handler()
         except anyio.get_cancelled_exc_class():
             code = CloseCode.GOING_AWAY

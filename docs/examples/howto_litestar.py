@@ -23,7 +23,7 @@ registry = Registry(max_connections=10_000)  # tracks connections for the drain
 orders = Endpoint(order_updates, registry=registry, origins=["https://shop.example.com"])
 
 
-@asgi("/ws/orders/{order_id:int}")
+@asgi("/ws/orders/{order_id:int}", copy_scope=True)
 async def orders_route(scope: Scope, receive: Receive, send: Send) -> None:
     # Litestar types the scope as a TypedDict; wskit takes any ASGI scope mapping.
     await orders(scope, receive, send)  # type: ignore[arg-type]

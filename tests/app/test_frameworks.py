@@ -336,3 +336,15 @@ async def test_django_http_alongside(anyio_backend: Any) -> None:
     client = TestClient(django_application(wskit_app()))
     response = await client.http("GET", "/hello/")
     assert (response.status, response.body) == (200, b"hello from django")
+
+
+async def test_starlette_route_closes_1000_after_return() -> None:
+    async def hello(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")
+
+    async with TestClient(Router([WebSocketRoute("/hi", hello)])).websocket_connect("/hi") as conn:
+        assert await conn.receive_text() == "hello"
+        with pytest.raises(WebSocketDisconnect) as info:
+            await conn.receive_text()
+    assert info.value.code == 1000

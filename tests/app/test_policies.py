@@ -21,6 +21,7 @@ from wskit.policies import (
     SubprotocolPolicy,
     parse_origin,
 )
+from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 
 ALLOWED = "https://app.example.com"
@@ -95,6 +96,11 @@ def test_parse_origin_idna_for_configuration() -> None:
         None,
     )
     assert parse_origin("https://" + "\u00fc" * 70 + ".example", idna=True) is None
+    # IDNA 2003 would turn these into other names (strasse.de, example.com): refused.
+    assert parse_origin("https://stra\u00dfe.de", idna=True) is None
+    assert parse_origin("https://\uff45xample.com", idna=True) is None
+    with pytest.raises(ValueError, match="not an origin"):
+        OriginPolicy(["https://stra\u00dfe.de"])
 
 
 @pytest.mark.parametrize(
@@ -165,6 +171,16 @@ async def test_origin_through_app(
             pass  # pragma: no cover
     assert info.value.status == status
     assert info.value.body == b"origin not allowed"
+
+
+async def test_route_list_form_overrides() -> None:
+    app = App([Route("/open", echo, origins=None), Route("/ws", echo)], origins=[ALLOWED])
+    client = TestClient(app)
+    async with client.websocket_connect("/open", headers={"origin": "https://evil.io"}):
+        pass
+    with pytest.raises(WebSocketDenied):
+        async with client.websocket_connect("/ws", headers={"origin": "https://evil.io"}):
+            pass  # pragma: no cover
 
 
 async def test_origin_allow_missing_and_route_override() -> None:
@@ -511,7 +527,8 @@ def test_handshake_resolution() -> None:
     assert base.enabled
     assert base.require_subprotocol
     assert base.override(None) is base
-    same = base.override(RoutePolicies())
+    assert base.override(RoutePolicies()) is base
+    same = base.override(RoutePolicies(authenticate=None))
     assert same.origins is base.origins
     assert same.subprotocols is base.subprotocols
     assert same.codec is MSGPACK

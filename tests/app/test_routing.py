@@ -80,7 +80,8 @@ def test_route_attributes() -> None:
     assert route.param_names == ("id", "name")
     assert set(route.convertors) == {"id", "name"}
     assert route.path_format == "/u/{id}/{name}"
-    assert route.policies is None
+    assert route.policies.inherits_everything()
+    assert not Route("/o", handler, origins=None).policies.inherits_everything()
     assert repr(route) == "Route(path='/u/{id:int}/{name}', name='handler')"
     assert Route("/v", ViewLike()).name == "ViewLike"
     assert Route("/n", handler, name="custom").name == "custom"

@@ -12,7 +12,8 @@ import pytest
 from tests.app.conftest import Records, echo
 from wskit._types import Message, Receive, Scope, Send
 from wskit.app import App
-from wskit.connection import WebSocket
+from wskit.connection import Limits, WebSocket
+from wskit.contrib.starlette import Endpoint
 from wskit.exceptions import WebSocketDisconnect
 from wskit.testing import TestClient, WebSocketDenied
 
@@ -223,3 +224,63 @@ async def test_a_new_lifespan_accepts_again() -> None:
 
 def _closing(app: App) -> bool:
     return app.registry.closing
+
+
+@pytest.mark.parametrize("tracked", [True, False])
+async def test_final_close_has_a_deadline(tracked: bool) -> None:
+    """A server whose send never takes the close cannot hold the handler past close_timeout."""
+
+    async def hello(ws: WebSocket) -> None:
+        await ws.accept()
+
+    limits = Limits(close_timeout=0.05)
+    app = App(limits=limits)
+    app.add_route("/ws", hello)
+    target: Any = app if tracked else Endpoint(hello, limits=limits)
+    sent: list[str] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+        if message["type"] == "websocket.close":
+            await anyio.sleep_forever()
+
+    scope: Scope = {"type": "websocket", "path": "/ws", "headers": [], "subprotocols": []}
+    with anyio.fail_after(5):
+        await target(scope, receive, send)
+    assert sent == ["websocket.accept", "websocket.close"]
+    assert len(app.connections) == 0
+
+
+async def test_server_cancelling_a_handler_sends_1001(records: Records) -> None:
+    """When the server cancels the connection's task, an open connection gets 1001, not 1011."""
+    accepted = anyio.Event()
+    app = App()
+
+    @app.websocket("/ws")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        accepted.set()
+        await anyio.sleep_forever()
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "websocket", "path": "/ws", "headers": [], "subprotocols": []}
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(app, scope, receive, send)
+        await accepted.wait()
+        tg.cancel_scope.cancel()
+    assert [(m["type"], m.get("code")) for m in sent] == [
+        ("websocket.accept", None),
+        ("websocket.close", 1001),
+    ]
+    assert len(app.connections) == 0
+    assert records.errors == []

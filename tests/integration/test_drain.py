@@ -8,12 +8,13 @@ hypercorn alone would cancel the handlers after ``graceful_timeout`` (clients se
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import anyio
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests._services import running_server, server_process
+from tests._services import raw_ws_connect, running_server, server_process
 from tests.integration._client import close_frame, ws_connect
 from tests.integration.apps import make_app
 
@@ -87,3 +88,17 @@ async def test_in_process_shutdown_drains(worker: str) -> None:
             tg.start_soon(server.shutdown)
             codes = await _close_codes(clients)
     assert codes == [(1001, "")] * CLIENTS
+
+
+async def test_workers_on_a_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "wskit.sock")
+    async with server_process(APP, args=["--uds", path, "--workers", "2"]) as server:
+        assert server.url == f"unix:{path}"
+        async with raw_ws_connect("ws://localhost/echo", uds=path) as client:
+            await client.send("over a unix socket")
+            assert await client.receive() == "over a unix socket"
+            server.send_signal(signal.SIGTERM)
+            assert await client.wait_closed() == (1001, "")
+        assert await server.wait() == 0
+    assert "Traceback" not in server.stderr_text()
+    assert not await anyio.Path(path).exists()  # removed by the parent, once

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import pytest
 
 from wskit.connection import WebSocket
 from wskit.exceptions import Timeout, ValidationError, WebSocketDisconnect
@@ -32,10 +31,9 @@ async def test_emit_validates_and_encodes_the_declared_payload() -> None:
                 errors.append(exc)
         await ops.emit(ws, "chat.message", ChatMessage(room="r", text="last"))
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "go"})
-            frames = [await conn.receive_json() for _ in range(3)]
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "go"})
+        frames = [await conn.receive_json() for _ in range(3)]
     assert frames == [
         {"type": "chat.message", "payload": {"room": "r", "text": "struct", "author": "anonymous"}},
         {"type": "chat.message", "payload": {"room": "r", "text": "dict", "author": "anonymous"}},
@@ -56,10 +54,9 @@ async def test_emit_from_an_included_router_uses_the_prefixed_name() -> None:
 
     root = OperationRouter()
     root.include_router(chat, prefix="v2.")
-    async with TestClient(asgi(root)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "v2.chat.say", "payload": "hi"})
-            assert await conn.receive_json() == {"type": "v2.chat.message", "payload": "hi"}
+    async with TestClient(asgi(root)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "v2.chat.say", "payload": "hi"})
+        assert await conn.receive_json() == {"type": "v2.chat.message", "payload": "hi"}
 
 
 async def test_emit_on_a_connection_no_router_serves() -> None:
@@ -71,9 +68,8 @@ async def test_emit_on_a_connection_no_router_serves() -> None:
         await ops.emit(ws, "hello", "world")
         await ws.close()
 
-    async with TestClient(asgi(plain)) as client:
-        async with client.websocket_connect("/") as conn:
-            assert await conn.receive_json() == {"type": "hello", "payload": "world"}
+    async with TestClient(asgi(plain)) as client, client.websocket_connect("/") as conn:
+        assert await conn.receive_json() == {"type": "hello", "payload": "world"}
 
 
 def request_router(timeout: float = 5.0) -> tuple[OperationRouter, list[object]]:
@@ -96,30 +92,30 @@ def request_router(timeout: float = 5.0) -> tuple[OperationRouter, list[object]]
 
 async def test_server_request_gets_the_clients_reply() -> None:
     ops, results = request_router()
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "check", "payload": 41, "id": "c1"})
-            asked = await conn.receive_json()
-            assert asked["type"] == "client.ping"
-            assert asked["payload"] == {"nonce": 41}
-            assert isinstance(asked["id"], str)
-            # Other traffic may come first; the reply is matched by id and name.
-            await conn.send_json({"type": "client.ping.reply", "payload": {"nonce": 1}, "id": "other"})
-            assert (await conn.receive_json())["payload"]["code"] == "unknown_operation"
-            await conn.send_json({"type": "client.ping.reply", "payload": {"nonce": 41}, "id": asked["id"]})
-            assert await conn.receive_json() == {"type": "checked", "payload": 41, "id": "c1"}
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "check", "payload": 41, "id": "c1"})
+        asked = await conn.receive_json()
+        assert asked["type"] == "client.ping"
+        assert asked["payload"] == {"nonce": 41}
+        assert isinstance(asked["id"], str)
+        # Other traffic may come first; the reply is matched by id and name.
+        await conn.send_json({"type": "client.ping.reply", "payload": {"nonce": 1}, "id": "other"})
+        assert (await conn.receive_json())["payload"]["code"] == "unknown_operation"
+        await conn.send_json(
+            {"type": "client.ping.reply", "payload": {"nonce": 41}, "id": asked["id"]}
+        )
+        assert await conn.receive_json() == {"type": "checked", "payload": 41, "id": "c1"}
     assert results == [Pong(nonce=41)]
 
 
 async def test_server_request_times_out() -> None:
     ops, results = request_router(timeout=0.05)
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "check", "payload": 1, "id": 1})
-            await conn.receive_json()  # the request: left unanswered
-            error = await conn.receive_json()
-            session = conn.scope["wskit.operations"]
-            assert session.pending == {}
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "check", "payload": 1, "id": 1})
+        await conn.receive_json()  # the request: left unanswered
+        error = await conn.receive_json()
+        session = conn.scope["wskit.operations"]
+        assert session.pending == {}
     assert isinstance(results[0], Timeout)
     assert "no reply to 'client.ping' within 0.05 seconds" in str(results[0])
     assert error["payload"]["code"] == "internal_error"
@@ -128,28 +124,30 @@ async def test_server_request_times_out() -> None:
 
 async def test_invalid_reply_raises_in_the_requester() -> None:
     ops, results = request_router()
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "check", "payload": 1})
-            asked = await conn.receive_json()
-            await conn.send_json({"type": "client.ping.reply", "payload": {"nonce": "x"}, "id": asked["id"]})
-            await conn.receive_json()
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "check", "payload": 1})
+        asked = await conn.receive_json()
+        await conn.send_json(
+            {"type": "client.ping.reply", "payload": {"nonce": "x"}, "id": asked["id"]}
+        )
+        await conn.receive_json()
     assert isinstance(results[0], ValidationError)
     assert results[0].path == "$.payload.nonce"
 
 
 async def test_a_reply_with_another_name_is_not_taken_as_the_reply() -> None:
     ops, results = request_router()
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "check", "payload": 5})
-            asked = await conn.receive_json()
-            await conn.send_json({"type": "wrong.name", "payload": {"nonce": 5}, "id": asked["id"]})
-            assert (await conn.receive_json())["payload"]["code"] == "unknown_operation"
-            await conn.send_text("junk")  # junk while a request waits is still bad input
-            assert (await conn.receive_json())["payload"]["code"] == "malformed"
-            await conn.send_json({"type": "client.ping.reply", "payload": {"nonce": 5}, "id": asked["id"]})
-            assert (await conn.receive_json())["payload"] == 5
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "check", "payload": 5})
+        asked = await conn.receive_json()
+        await conn.send_json({"type": "wrong.name", "payload": {"nonce": 5}, "id": asked["id"]})
+        assert (await conn.receive_json())["payload"]["code"] == "unknown_operation"
+        await conn.send_text("junk")  # junk while a request waits is still bad input
+        assert (await conn.receive_json())["payload"]["code"] == "malformed"
+        await conn.send_json(
+            {"type": "client.ping.reply", "payload": {"nonce": 5}, "id": asked["id"]}
+        )
+        assert (await conn.receive_json())["payload"] == 5
     assert results == [Pong(nonce=5)]
 
 
@@ -172,12 +170,11 @@ async def test_disconnect_wakes_a_waiting_request() -> None:
             tg.start_soon(ask)
             await ops(ws)
 
-    async with TestClient(asgi(handler)) as client:
-        async with client.websocket_connect("/") as conn:
-            message = await conn.receive_json()
-            assert message["type"] == "ask"
-            asked.set()
-            await conn.close(4001)
+    async with TestClient(asgi(handler)) as client, client.websocket_connect("/") as conn:
+        message = await conn.receive_json()
+        assert message["type"] == "ask"
+        asked.set()
+        await conn.close(4001)
     assert len(outcome) == 1
     assert isinstance(outcome[0], WebSocketDisconnect)
     assert outcome[0].code == 4001
@@ -198,41 +195,42 @@ async def test_request_misuse() -> None:
         except RuntimeError as exc:
             errors.append(exc)
 
-    @ops.on("background", background=True)
-    async def background(ws: WebSocket) -> None:
+    @ops.on("background", background=True, reply="background.done")
+    async def background(ws: WebSocket) -> int:
         for name, kwargs in (
             ("declared", {}),  # declared without a reply, and no reply= given
             ("undeclared", {}),
-            ("reply", {"reply": int}),  # its reply name "reply.reply"... is free: fine below
+            ("reply", {"reply": int}),  # fine, but the client never answers
         ):
             try:
                 with anyio.fail_after(0.2):
                     await ops.request(ws, name, 1, timeout=0.01, **kwargs)
             except (TypeError, Timeout) as exc:
                 errors.append(exc)
+        return len(errors)
 
     other = OperationRouter()
 
     @other.on("x.reply")
     async def clash() -> None: ...
 
-    @other.on("go", background=True)
-    async def go(ws: WebSocket) -> None:
+    @other.on("go", background=True, reply="go.done")
+    async def go(ws: WebSocket) -> int:
         try:
             await other.request(ws, "x", 1, reply=int, timeout=1)
         except ValueError as exc:
             errors.append(exc)
+        return 1
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "inline"})
-            await conn.send_json({"type": "background"})
-            assert (await conn.receive_json())["type"] == "reply"
-            await conn.close()
-    async with TestClient(asgi(other)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "go"})
-            await conn.close()
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "inline"})
+        await conn.send_json({"type": "background"})
+        assert (await conn.receive_json())["type"] == "reply"
+        assert (await conn.receive_json())["type"] == "background.done"
+        await conn.close()
+    async with TestClient(asgi(other)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "go"})
+        assert (await conn.receive_json())["type"] == "go.done"
 
     async def no_router(ws: WebSocket) -> None:
         await ws.accept()
@@ -241,9 +239,8 @@ async def test_request_misuse() -> None:
         except RuntimeError as exc:
             errors.append(exc)
 
-    async with TestClient(asgi(no_router)) as client:
-        async with client.websocket_connect("/"):
-            pass
+    async with TestClient(asgi(no_router)) as client, client.websocket_connect("/"):
+        pass
     messages = [str(e) for e in errors]
     assert "nobody would read the reply" in messages[0]
     assert "declare it with emits" in messages[1]
@@ -263,15 +260,16 @@ async def test_request_for_an_undeclared_name_and_a_reply_type_override() -> Non
         got.append(await ops.request(ws, "free", {"any": "thing"}, reply=list[int], timeout=2))
         got.append(await ops.request(ws, "declared", 3, reply=int, timeout=2))
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "go"})
-            first = await conn.receive_json()
-            assert first["type"] == "free" and first["payload"] == {"any": "thing"}
-            await conn.send_json({"type": "free.reply", "payload": [1, 2], "id": first["id"]})
-            second = await conn.receive_json()
-            assert second["type"] == "declared" and second["payload"] == 3
-            await conn.send_json({"type": "declared.reply", "payload": 9, "id": second["id"]})
-            await anyio.sleep(0.01)
-            await conn.close()
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "go"})
+        first = await conn.receive_json()
+        assert first["type"] == "free"
+        assert first["payload"] == {"any": "thing"}
+        await conn.send_json({"type": "free.reply", "payload": [1, 2], "id": first["id"]})
+        second = await conn.receive_json()
+        assert second["type"] == "declared"
+        assert second["payload"] == 3
+        await conn.send_json({"type": "declared.reply", "payload": 9, "id": second["id"]})
+        await anyio.sleep(0.01)
+        await conn.close()
     assert got == [[1, 2], 9]

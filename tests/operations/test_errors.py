@@ -10,8 +10,8 @@ import pytest
 
 from wskit.exceptions import ValidationError, WebSocketDisconnect
 from wskit.operations import OperationError, OperationRouter
-from wskit.operations.errors import BadMessage, ErrorHandling
 from wskit.operations.envelope import DEFAULT_FORMAT
+from wskit.operations.errors import BadMessage, ErrorHandling
 from wskit.testing import TestClient
 
 from ._helpers import asgi
@@ -36,7 +36,13 @@ def router(**options: Any) -> OperationRouter:
     return ops
 
 
-def error(code: str, message: str, operation: str | None = None, path: str | None = None, id: object = None) -> dict[str, Any]:
+def error(
+    code: str,
+    message: str,
+    operation: str | None = None,
+    path: str | None = None,
+    id: object = None,
+) -> dict[str, Any]:
     return {
         "type": "error",
         "payload": {"code": code, "message": message, "operation": operation, "path": path},
@@ -53,19 +59,32 @@ BAD_INPUT = [
     ),
     pytest.param(
         '{"type": "chat.send", "payload": {"room": 5, "text": "x"}, "id": "a"}',
-        error("invalid_payload", "Expected `str`, got `int` at $.payload.room", "chat.send", "$.payload.room", "a"),
+        error(
+            "invalid_payload",
+            "Expected `str`, got `int` at $.payload.room",
+            "chat.send",
+            "$.payload.room",
+            "a",
+        ),
         1007,
         id="invalid-field",
     ),
     pytest.param(
         '{"type": "chat.send", "id": 4}',
-        error("invalid_payload", "Object missing required field `payload` at $", "chat.send", "$", 4),
+        error(
+            "invalid_payload", "Object missing required field `payload` at $", "chat.send", "$", 4
+        ),
         1007,
         id="missing-payload",
     ),
     pytest.param(
         '{"type": "chat.send", "payload": {"room": "r", "text": "x"}, "id": 1.5}',
-        error("invalid_payload", "Expected `int | str | null`, got `float` at $.id", "chat.send", "$.id"),
+        error(
+            "invalid_payload",
+            "Expected `int | str | null`, got `float` at $.id",
+            "chat.send",
+            "$.id",
+        ),
         1007,
         id="bad-id",
     ),
@@ -100,38 +119,38 @@ BAD_INPUT = [
 async def test_bad_input_gets_an_error_reply_and_the_connection_stays_open(
     frame: str, expected: dict[str, Any], close_code: int
 ) -> None:
-    async with TestClient(asgi(router())) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_text(frame)
-            assert await conn.receive_json() == expected
-            await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
-            assert (await conn.receive_json())["type"] == "chat.sent"
+    async with TestClient(asgi(router())) as client, client.websocket_connect("/") as conn:
+        await conn.send_text(frame)
+        assert await conn.receive_json() == expected
+        await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
+        assert (await conn.receive_json())["type"] == "chat.sent"
 
 
 @pytest.mark.parametrize(("frame", "expected", "close_code"), BAD_INPUT)
 async def test_bad_input_closes_under_the_close_policy(
     frame: str, expected: dict[str, Any], close_code: int
 ) -> None:
-    async with TestClient(asgi(router(on_bad_input="close"))) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_text(frame)
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+    async with (
+        TestClient(asgi(router(on_bad_input="close"))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        await conn.send_text(frame)
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert conn.close_code == close_code
     assert conn.close_reason in ("unknown operation", "invalid payload", "malformed message")
 
 
 async def test_malformed_messagepack() -> None:
-    async with TestClient(asgi(router())) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_bytes(b"\xc1")
-            reply = await conn.receive_json()
-            await conn.send_bytes(msgspec.msgpack.encode({"type": "chat.send", "payload": {"room": 1}}))
-            invalid = await conn.receive_json()
-            await conn.send_bytes(b"\x91\x01")  # [1]: not a map
-            not_a_map = await conn.receive_json()
-            await conn.send({"type": "websocket.receive"})  # neither text nor bytes
-            empty = await conn.receive_json()
+    async with TestClient(asgi(router())) as client, client.websocket_connect("/") as conn:
+        await conn.send_bytes(b"\xc1")
+        reply = await conn.receive_json()
+        await conn.send_bytes(msgspec.msgpack.encode({"type": "chat.send", "payload": {"room": 1}}))
+        invalid = await conn.receive_json()
+        await conn.send_bytes(b"\x91\x01")  # [1]: not a map
+        not_a_map = await conn.receive_json()
+        await conn.send({"type": "websocket.receive"})  # neither text nor bytes
+        empty = await conn.receive_json()
     assert reply["payload"]["code"] == "malformed"
     assert invalid["payload"]["code"] == "invalid_payload"
     assert invalid["payload"]["path"] == "$.payload.room"
@@ -140,26 +159,30 @@ async def test_malformed_messagepack() -> None:
 
 
 async def test_max_bad_messages_closes_with_1008() -> None:
-    async with TestClient(asgi(router(max_bad_messages=2))) as client:
-        async with client.websocket_connect("/") as conn:
-            for _ in range(2):
-                await conn.send_text("junk")
-                assert (await conn.receive_json())["payload"]["code"] == "malformed"
-            # Good messages do not reset the count.
-            await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
-            assert (await conn.receive_json())["type"] == "chat.sent"
+    async with (
+        TestClient(asgi(router(max_bad_messages=2))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        for _ in range(2):
             await conn.send_text("junk")
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+            assert (await conn.receive_json())["payload"]["code"] == "malformed"
+        # Good messages do not reset the count.
+        await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
+        assert (await conn.receive_json())["type"] == "chat.sent"
+        await conn.send_text("junk")
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert (conn.close_code, conn.close_reason) == (1008, "too many bad messages")
 
 
 async def test_max_bad_messages_zero_closes_at_once() -> None:
-    async with TestClient(asgi(router(max_bad_messages=0))) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "nope"})
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+    async with (
+        TestClient(asgi(router(max_bad_messages=0))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        await conn.send_json({"type": "nope"})
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert conn.close_code == 1008
 
 
@@ -167,12 +190,11 @@ async def test_handler_exception_is_replied_without_internals_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with TestClient(asgi(router())) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "boom", "id": 11})
-            reply = await conn.receive_json()
-            await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
-            assert (await conn.receive_json())["type"] == "chat.sent"
+    async with TestClient(asgi(router())) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "boom", "id": 11})
+        reply = await conn.receive_json()
+        await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "ok"}})
+        assert (await conn.receive_json())["type"] == "chat.sent"
     assert reply == error("internal_error", "internal error", "boom", id=11)
     assert "secret" not in str(reply)
     records = [r for r in caplog.records if r.exc_info and "secret detail" in str(r.exc_info[1])]
@@ -183,11 +205,13 @@ async def test_handler_exception_is_replied_without_internals_and_logged_once(
 async def test_handler_exception_closes_1011_under_the_close_policy(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with TestClient(asgi(router(on_handler_error="close"))) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "boom"})
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+    async with (
+        TestClient(asgi(router(on_handler_error="close"))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        await conn.send_json({"type": "boom"})
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert (conn.close_code, conn.close_reason) == (1011, "internal error")
     assert sum(1 for r in caplog.records if r.exc_info) == 1
 
@@ -199,21 +223,24 @@ async def test_handler_raising_a_client_fault_error_closes_with_its_code() -> No
     async def strict() -> None:
         raise ValidationError("nested value is wrong", "$.x")
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "strict"})
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "strict"})
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert conn.close_code == 1007
 
 
-async def test_operation_error_is_an_answer_under_any_policy(caplog: pytest.LogCaptureFixture) -> None:
-    async with TestClient(asgi(router(on_handler_error="close"))) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "deny", "id": "d"})
-            assert await conn.receive_json() == error("forbidden", "not in this room", "deny", id="d")
-            await conn.send_json({"type": "deny"})
-            assert (await conn.receive_json())["payload"]["code"] == "forbidden"
+async def test_operation_error_is_an_answer_under_any_policy(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with (
+        TestClient(asgi(router(on_handler_error="close"))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        await conn.send_json({"type": "deny", "id": "d"})
+        assert await conn.receive_json() == error("forbidden", "not in this room", "deny", id="d")
+        await conn.send_json({"type": "deny"})
+        assert (await conn.receive_json())["payload"]["code"] == "forbidden"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert OperationError("only_code").message == "only_code"
 
@@ -225,11 +252,10 @@ async def test_handler_raising_websocket_disconnect_ends_the_connection_with_100
     async def leave() -> None:
         raise WebSocketDisconnect(1000)
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "leave"})
-            with pytest.raises(WebSocketDisconnect):
-                await conn.receive_text()
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "leave"})
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
     assert conn.close_code == 1000
 
 
@@ -241,9 +267,8 @@ async def test_client_gone_while_replying_is_not_an_error(caplog: pytest.LogCapt
         conn.drop()
         return 1
 
-    async with TestClient(asgi(ops)) as client:
-        async with client.websocket_connect("/") as conn:
-            await conn.send_json({"type": "slow"})
+    async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "slow"})
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 

@@ -95,3 +95,19 @@ def test_check_is_silent_for_safe_apps(
     assert check_multiprocess_safety(Holder(backend=NotLocal())) == []
     assert caplog.records == []
     assert capsys.readouterr().err == ""
+
+
+def test_a_memory_hub_used_by_a_handler_is_found() -> None:
+    from wskit.app import App
+    from wskit.connection import WebSocket
+    from wskit.pubsub.hub import Hub
+
+    hub = Hub()  # the in-memory backend by default
+    app = App()
+
+    @app.websocket("/chat")
+    async def chat(ws: WebSocket) -> None:  # pragma: no cover - never served
+        await hub.publish("room", "hello")
+
+    [found] = find_process_local(app)
+    assert found.endswith(".handler.<global hub> (Hub)")

@@ -51,9 +51,9 @@ def test_invalid_options(options: dict[str, Any], message: str) -> None:
         ServerOptions(**options)
 
 
-def test_drain_deadline_defaults_to_graceful_timeout() -> None:
-    assert ServerOptions(graceful_timeout=4.0).drain_deadline == 4.0
-    assert ServerOptions(graceful_timeout=4.0, drain_timeout=2.0).drain_deadline == 2.0
+def test_drain_deadline() -> None:
+    assert ServerOptions().drain_deadline == wskit.server.DRAIN_BACKSTOP
+    assert ServerOptions(drain_timeout=2.0).drain_deadline == 2.0 + wskit.server.DRAIN_GRACE
 
 
 def test_hypercorn_config_mapping() -> None:
@@ -146,7 +146,8 @@ class NoTimeout:
 async def test_drain_passes_the_deadline() -> None:
     app = Drainable("ok")
     await _drain(app, 2.5)
-    assert app.calls == [2.5]
+    await _drain(app, None)  # the app's own default
+    assert app.calls == [2.5, None]
     no_timeout = NoTimeout()
     await _drain(no_timeout, 2.5)
     assert no_timeout.called
@@ -167,7 +168,7 @@ async def test_drain_survives_a_failing_or_hanging_shutdown(
     assert "app.shutdown() failed" in caplog.text
     with anyio.fail_after(timeout(5)):
         await _drain(Drainable("hang"), 0.05)
-    assert "overran its 0.1 s deadline" in caplog.text
+    assert "still running after 0.1 s" in caplog.text
 
 
 # --- serve_async on the test's own loop -------------------------------------------------
@@ -291,4 +292,30 @@ def test_second_signal_skips_the_drain(worker: str, caplog: pytest.LogCaptureFix
     assert time.monotonic() - started < timeout(10)
     assert app.calls == [30.0]
     assert "second signal" in caplog.text
-    assert "overran" not in caplog.text
+    assert "still running" not in caplog.text
+
+
+# --- serve(workers=N): the supervisor in this process, the workers spawned ---------------
+
+
+def test_workers_stop_on_sigterm_and_warn_about_process_local_state(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="wskit")
+    seen: list[Listening] = []
+
+    def ready(listening: Listening) -> None:
+        seen.append(listening)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    serve("tests.serving.fixture_module:app", port=0, workers=2, on_ready=ready)
+    assert seen[0].port
+    assert "tests.serving.fixture_module.backend (LocalBackend)" in caplog.text
+    assert "stopping 2 workers" in caplog.text
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+
+
+def test_a_dying_worker_stops_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(RuntimeError, match="a worker process exited with status 3"):
+        serve("tests.serving.crashing_app:app", port=0, workers=2)
+    assert "exited with 3: stopping" in caplog.text

@@ -116,6 +116,7 @@ class _Builder:
 
     def payload(self, target: dict[str, Any], field: str, tp: object) -> None:
         """Fill ``target[field]`` with ``tp``'s schema once every type is known."""
+        target[field] = None  # keeps the key's place in the document
         self._pending.append((target, field, tp))
         self.schemas.add([tp])
 
@@ -208,8 +209,15 @@ def _add_router(b: _Builder, cid: str, channel: dict[str, Any], router: Operatio
     messages: dict[str, Any] = channel["messages"]
     keys: dict[str, str] = {}
 
-    def message(name: str, tp: object, *, required: bool = True, summary: str | None = None,
-                doc: str | None = None, with_id: bool = True) -> str:
+    def message(
+        name: str,
+        tp: object,
+        *,
+        required: bool = True,
+        summary: str | None = None,
+        doc: str | None = None,
+        with_id: bool = True,
+    ) -> str:
         if name not in keys:
             keys[name] = _key(name, set(messages), "message")
             payload = b.envelope(env, name, tp, required=required, with_id=with_id)
@@ -217,21 +225,48 @@ def _add_router(b: _Builder, cid: str, channel: dict[str, Any], router: Operatio
         return keys[name]
 
     for op in router.operations.values():
-        required = not accepts_none(op.payload) and op.plan.payload_default is inspect.Parameter.empty
-        key = message(op.name, op.payload, required=required, summary=op.summary, doc=op.description)
+        required = (
+            not accepts_none(op.payload) and op.plan.payload_default is inspect.Parameter.empty
+        )
+        key = message(
+            op.name, op.payload, required=required, summary=op.summary, doc=op.description
+        )
         reply = () if op.reply is None else (message(op.reply, op.reply_payload),)
-        b.operation(cid, op.name, "receive", key, summary=op.summary,
-                    description=op.description, tags=op.tags, reply=reply)
+        b.operation(
+            cid,
+            op.name,
+            "receive",
+            key,
+            summary=op.summary,
+            description=op.description,
+            tags=op.tags,
+            reply=reply,
+        )
     for emit in router.emitted.values():
-        key = message(emit.name, emit.payload, summary=emit.summary, doc=emit.description,
-                      with_id=emit.reply is not None)
+        key = message(
+            emit.name,
+            emit.payload,
+            summary=emit.summary,
+            doc=emit.description,
+            with_id=emit.reply is not None,
+        )
         reply = () if emit.reply is None else (message(emit.reply, emit.reply_payload),)
-        b.operation(cid, emit.name, "send", key, summary=emit.summary,
-                    description=emit.description, tags=emit.tags, reply=reply)
+        b.operation(
+            cid,
+            emit.name,
+            "send",
+            key,
+            summary=emit.summary,
+            description=emit.description,
+            tags=emit.tags,
+            reply=reply,
+        )
     _add_error(b, cid, channel, env)
 
 
-def _add_view(b: _Builder, cid: str, channel: dict[str, Any], view: type[WebSocketView[Any, Any]]) -> None:
+def _add_view(
+    b: _Builder, cid: str, channel: dict[str, Any], view: type[WebSocketView[Any, Any]]
+) -> None:
     name = view.__name__
     doc = inspect.cleandoc(view.__doc__) if view.__doc__ else None
     for suffix, action, tp in (("in", "receive", view.in_type), ("out", "send", view.out_type)):
@@ -285,7 +320,7 @@ def build(
             if handler.__doc__:
                 channel["description"] = inspect.cleandoc(handler.__doc__)
             _add_view(b, cid, channel, handler)
-        elif getattr(handler, "__doc__", None) and inspect.isfunction(handler):
+        elif inspect.isfunction(handler) and handler.__doc__:
             channel["description"] = inspect.cleandoc(handler.__doc__)
     components = b.finish()
     info: dict[str, Any] = {"title": title, "version": version}

@@ -104,7 +104,11 @@ def _fields(schema: Any, depth: int = 0) -> str:
             + (" <span class=req>required</span>" if name in required else "")
             + f"</td><td>{_type_label(sub)}{nested}</td><td>{_text(description)}</td></tr>"
         )
-    return "<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>" + "".join(rows) + "</table>"
+    return (
+        "<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _example(doc: Mapping[str, Any], schema: Any, depth: int = 0) -> Any:
@@ -122,13 +126,18 @@ def _example(doc: Mapping[str, Any], schema: Any, depth: int = 0) -> Any:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf", "allOf"):
         if key in schema:
-            options = [s for s in schema[key] if not (isinstance(s, Mapping) and s.get("type") == "null")]
+            options = [
+                s for s in schema[key] if not (isinstance(s, Mapping) and s.get("type") == "null")
+            ]
             return _example(doc, (options or schema[key])[0], depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
-        return {name: _example(doc, sub, depth + 1) for name, sub in schema.get("properties", {}).items()}
+        return {
+            name: _example(doc, sub, depth + 1)
+            for name, sub in schema.get("properties", {}).items()
+        }
     if kind == "array":
         items = schema.get("items")
         if isinstance(items, list):
@@ -142,7 +151,8 @@ def _message(doc: Mapping[str, Any], ref: str, title: str) -> str:
     if "$ref" in message:
         message = _resolve(doc, str(message["$ref"]))
     payload = message.get("payload", {})
-    parts = [f"<p><b>{_text(title)}</b> <code>{_text(message.get('name', ref.rsplit('/', 1)[-1]))}</code></p>"]
+    name = message.get("name", ref.rsplit("/", 1)[-1])
+    parts = [f"<p><b>{_text(title)}</b> <code>{_text(name)}</code></p>"]
     if message.get("description"):
         parts.append(f"<p class=desc>{_text(message['description'])}</p>")
     parts.append(_fields(payload) or f"<p>{_type_label(payload)}</p>")
@@ -164,7 +174,9 @@ def _operation(doc: Mapping[str, Any], key: str, op: Mapping[str, Any]) -> str:
     if op.get("description") and op.get("description") != op.get("summary"):
         parts.append(f"<p class=desc>{_text(op['description'])}</p>")
     if op.get("tags"):
-        parts.append("<p class=muted>tags: " + ", ".join(_text(t["name"]) for t in op["tags"]) + "</p>")
+        parts.append(
+            "<p class=muted>tags: " + ", ".join(_text(t["name"]) for t in op["tags"]) + "</p>"
+        )
     for message in op.get("messages", ()):
         parts.append(_message(doc, message["$ref"], "Message"))
     reply = op.get("reply")
@@ -192,14 +204,16 @@ def _servers(doc: Mapping[str, Any]) -> str:
 
 
 def _channel(doc: Mapping[str, Any], cid: str, channel: Mapping[str, Any]) -> str:
-    parts = [f'<section id="{_text(_anchor("channel", cid))}"><h2><code>{_text(channel.get("address") or cid)}</code></h2>']
+    address = _text(channel.get("address") or cid)
+    parts = [f'<section id="{_text(_anchor("channel", cid))}"><h2><code>{address}</code></h2>']
     if channel.get("description"):
         parts.append(f"<p class=desc>{_text(channel['description'])}</p>")
     params = channel.get("parameters")
     if params:
         parts.append("<table><tr><th>Path parameter</th><th>Description</th></tr>")
         parts.extend(
-            f"<tr><td><code>{_text(name)}</code></td><td>{_text(p.get('description', ''))}</td></tr>"
+            f"<tr><td><code>{_text(name)}</code></td>"
+            f"<td>{_text(p.get('description', ''))}</td></tr>"
             for name, p in params.items()
         )
         parts.append("</table>")
@@ -223,7 +237,9 @@ def _schemas(doc: Mapping[str, Any]) -> str:
         return ""
     parts = ['<h2 id="schemas">Payload types</h2>']
     for name, schema in schemas.items():
-        parts.append(f'<section id="{_text(_anchor("schema", name))}"><h4><code>{_text(name)}</code></h4>')
+        parts.append(
+            f'<section id="{_text(_anchor("schema", name))}"><h4><code>{_text(name)}</code></h4>'
+        )
         if isinstance(schema, Mapping) and schema.get("description"):
             parts.append(f"<p class=desc>{_text(schema['description'])}</p>")
         parts.append(_fields(schema) or f"<p>{_type_label(schema)}</p>")
@@ -233,7 +249,8 @@ def _schemas(doc: Mapping[str, Any]) -> str:
 
 def _nav(doc: Mapping[str, Any]) -> str:
     items = [
-        f'<li><a href="#{_text(_anchor("channel", cid))}"><code>{_text(ch.get("address") or cid)}</code></a></li>'
+        f'<li><a href="#{_text(_anchor("channel", cid))}">'
+        f"<code>{_text(ch.get('address') or cid)}</code></a></li>"
         for cid, ch in doc.get("channels", {}).items()
     ]
     return "<nav><b>Channels</b><ul>" + "".join(items) + "</ul></nav>"

@@ -1,4 +1,4 @@
-"""Serve an AsyncAPI document over HTTP: ``/asyncapi.json``, ``/asyncapi`` (HTML), ``/asyncapi.yaml``.
+"""Serve an AsyncAPI document over HTTP: ``/asyncapi.json``, ``/asyncapi`` (HTML) and YAML.
 
 :class:`AsyncAPIApp` is a small ASGI app. Give it what to document and mount it next to the
 WebSocket routes, as ``App(http_app=...)``, ``app.mount("/docs", ...)`` or a Starlette
@@ -32,7 +32,10 @@ def to_yaml(document: Mapping[str, Any]) -> str:
         import yaml
     except ImportError as exc:  # pragma: no cover - PyYAML is a test dependency
         raise ImportError("YAML output needs PyYAML: pip install 'wskit[yaml]'") from exc
-    return yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True)
+    text: str = yaml.safe_dump(
+        json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True
+    )
+    return text
 
 
 class AsyncAPIApp:
@@ -108,7 +111,11 @@ class AsyncAPIApp:
             return
         if scope.get("method") not in ("GET", "HEAD"):
             await _respond(
-                send, scope, 405, "text/plain; charset=utf-8", b"Method Not Allowed\n",
+                send,
+                scope,
+                405,
+                "text/plain; charset=utf-8",
+                b"Method Not Allowed\n",
                 [(b"allow", b"GET, HEAD")],
             )
             return

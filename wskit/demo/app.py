@@ -199,12 +199,13 @@ class ChatServer:
     @asynccontextmanager
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
         """Set up the hub and the store (and the presence refresher for Redis), then clean up."""
-        from wskit.pubsub import Hub, MemoryBackend
+        from wskit.pubsub import Backend, Hub, MemoryBackend
 
         config = self.config
         async with AsyncExitStack() as stack:
+            backend: Backend
             if config.redis_url is None:
-                backend: Any = MemoryBackend()
+                backend = MemoryBackend()
                 self._store = MemoryStore(history=config.history)
             else:
                 import coredis
@@ -217,7 +218,7 @@ class ChatServer:
                 self._store = RedisStore(
                     client, history=config.history, presence_ttl=config.presence_ttl
                 )
-            hub = Hub(backend=backend, max_queue=config.outbox, overflow="drop_oldest")
+            hub = Hub(backend, max_queue=config.outbox, overflow="drop_oldest")
             self._hub = await stack.enter_async_context(hub)
             async with anyio.create_task_group() as tg:
                 if isinstance(self._store, RedisStore):
@@ -380,6 +381,7 @@ class ChatServer:
 
 def _http_app(server: ChatServer) -> Starlette:
     page = (STATIC_DIR / "index.html").read_bytes()
+    icon = (STATIC_DIR / "favicon.svg").read_bytes()
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page, headers=_SECURITY_HEADERS)
@@ -389,8 +391,14 @@ def _http_app(server: ChatServer) -> Starlette:
             {"connections": server.stats.connections, "messages": server.stats.messages}
         )
 
+    async def favicon(request: Request) -> Response:
+        return Response(
+            icon, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"}
+        )
+
     routes: list[Route | Mount] = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/stats.json", stats),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

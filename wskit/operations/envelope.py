@@ -75,7 +75,7 @@ def accepts_none(tp: object) -> bool:
 
 
 def check_name(name: object, what: str = "operation") -> str:
-    """Validate an operation name: a non-empty string of word characters, ``.``, ``-``, ``:``, ``/``.
+    """Validate an operation name: word characters, ``.``, ``-``, ``:`` and ``/``, not empty.
 
     Raises:
         TypeError: ``name`` is not a string.

@@ -54,7 +54,9 @@ logger: Final = logging.getLogger("wskit.operations")
 #: What to do with bad input or a failed handler: answer with an error envelope, or close.
 ErrorPolicy: TypeAlias = Literal["reply", "close"]
 #: The error codes wskit itself sends (a handler may send others through ``OperationError``).
-ErrorCode: TypeAlias = Literal["malformed", "unknown_operation", "invalid_payload", "internal_error"]
+ErrorCode: TypeAlias = Literal[
+    "malformed", "unknown_operation", "invalid_payload", "internal_error"
+]
 
 _CLOSE_CODES: Final[dict[str, int]] = {
     "malformed": CloseCode.INVALID_FRAME_PAYLOAD_DATA,
@@ -134,7 +136,9 @@ def classify(
     """
     if not isinstance(exc, msgspec.ValidationError):
         # msgspec's own words ("JSON is malformed: ... (byte 1)"), or "nested too deeply".
-        text = str(exc) if isinstance(exc, msgspec.DecodeError) else str(translate_decode_error(exc))
+        text = (
+            str(exc) if isinstance(exc, msgspec.DecodeError) else str(translate_decode_error(exc))
+        )
         return BadMessage("malformed", text)
     error = translate_decode_error(exc)
     try:
@@ -144,7 +148,9 @@ def classify(
     correlation = _valid_id(raw_id)
     if not isinstance(name, str):
         return BadMessage(
-            "malformed", f"a message must have a string {envelope.type_field!r} field", id=correlation
+            "malformed",
+            f"a message must have a string {envelope.type_field!r} field",
+            id=correlation,
         )
     if name not in known:
         return BadMessage("unknown_operation", f"unknown operation {name!r}", name, id=correlation)
@@ -194,7 +200,11 @@ class ErrorHandling:
         id: CorrelationId = None,
     ) -> bool:
         """Send an error envelope. Returns ``True`` if the client had already left."""
-        frame = ws.codec.encode_frame(self._error(ErrorPayload(code=code, message=message, operation=operation, path=path), id))
+        frame = ws.codec.encode_frame(
+            self._error(
+                ErrorPayload(code=code, message=message, operation=operation, path=path), id
+            )
+        )
         try:
             await ws.send_frame(frame)
         except WebSocketDisconnect:
@@ -209,7 +219,9 @@ class ErrorHandling:
         """
         limit = self.max_bad_messages
         if limit is not None and count > limit:
-            logger.info("closing %r: %d bad messages (limit %d)", ws.scope.get("path"), count, limit)
+            logger.info(
+                "closing %r: %d bad messages (limit %d)", ws.scope.get("path"), count, limit
+            )
             await ws.close(CloseCode.POLICY_VIOLATION, "too many bad messages")
             return True
         if self.on_bad_input == "close":

@@ -168,7 +168,7 @@ def compile_plan(fn: Callable[..., Any], *, payload: object = _NO_HINT, label: s
         f"{name}={kind.value}" if name in keyword else kind.value for name, kind in params
     )
     namespace: dict[str, Any] = {"fn": fn}
-    exec(f"def call(env, ws, s):\n    return fn({args})\n", namespace)  # noqa: S102
+    exec(f"def call(env, ws, s):\n    return fn({args})\n", namespace)
     returns = hints.get("return", inspect.Parameter.empty)
     if returns is type(None):
         returns = None

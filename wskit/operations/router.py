@@ -269,12 +269,11 @@ class OperationRouter:
         if name == self.envelope.error_type:
             raise ValueError(f"{where}: {name!r} is the error envelope's type, choose another name")
         known = self._vocabulary.get(name)
-        if known is not None and payload is not Any and known[0] is not Any:
-            if known[0] != payload:
-                raise ValueError(
-                    f"{where}: {name!r} already carries {known[0]!r} ({known[1]}); "
-                    f"one name must carry one payload type, not also {payload!r}"
-                )
+        if known is not None and payload is not Any and known[0] is not Any and known[0] != payload:
+            raise ValueError(
+                f"{where}: {name!r} already carries {known[0]!r} ({known[1]}); "
+                f"one name must carry one payload type, not also {payload!r}"
+            )
         if known is None or known[0] is Any:
             self._vocabulary[name] = (payload, where)
 

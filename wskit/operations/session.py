@@ -113,7 +113,9 @@ class Session:
             LookupError: Neither has one.
         """
         if self._hub is None:
-            raise LookupError("a handler asks for 'hub', but neither the router nor the app has one")
+            raise LookupError(
+                "a handler asks for 'hub', but neither the router nor the app has one"
+            )
         return self._hub
 
     def route_reply(self, data: str | bytes, binary: bool) -> bool:
@@ -129,7 +131,7 @@ class Session:
             self.pending[rid] = pending  # type: ignore[index]
             return False
         try:
-            pending.value = self.codecs[binary].decoder(pending.struct)(data).payload  # type: ignore[attr-defined]
+            pending.value = self.codecs[binary].decoder(pending.struct)(data).payload
         except (msgspec.DecodeError, RecursionError) as exc:
             pending.error = translate_decode_error(exc)
         pending.event.set()
@@ -158,12 +160,11 @@ async def serve(router: OperationRouter, ws: WebSocket) -> None:
                     pass
                 return
         await ws.accept(ws.subprotocol)
-    session: Session | None = None
     error: Exception | None = None
-    try:
-        async with anyio.create_task_group() as tg:
-            session = Session(router, ws, compiled.names, tg)
-            ws.scope[SESSION_KEY] = session
+    async with anyio.create_task_group() as tg:
+        session = Session(router, ws, compiled.names, tg)
+        ws.scope[SESSION_KEY] = session
+        try:
             if router.idle_timeout is not None:
                 session.deadline = anyio.current_time() + router.idle_timeout
                 tg.start_soon(_watch_idle, ws, session, router.idle_timeout)
@@ -171,13 +172,11 @@ async def serve(router: OperationRouter, ws: WebSocket) -> None:
                 tg.start_soon(_end_lifespan, ws, session, router.max_lifespan)
             try:
                 await _loop(router, compiled, ws, session)
-            except Exception as exc:
+            except Exception as exc:  # re-raised below, outside the task group (no group)
                 error = exc
             tg.cancel_scope.cancel()
-    finally:
-        if session is not None:
-            if ws.scope.get(SESSION_KEY) is session:
-                del ws.scope[SESSION_KEY]
+        finally:
+            ws.scope.pop(SESSION_KEY, None)
             session.end(ws)
     if error is not None:
         raise error
@@ -185,7 +184,9 @@ async def serve(router: OperationRouter, ws: WebSocket) -> None:
         await ws.close()
 
 
-async def _loop(router: OperationRouter, compiled: Compiled, ws: WebSocket, session: Session) -> None:
+async def _loop(
+    router: OperationRouter, compiled: Compiled, ws: WebSocket, session: Session
+) -> None:
     text_codec, binary_codec = session.codecs
     decode_text: Any = _no_operations
     decode_binary: Any = _no_operations
@@ -252,7 +253,7 @@ async def _bad(
     """The error path of the loop: a reply to a server request, or bad input."""
     text = message.get("text")
     binary = text is None
-    data: str | bytes = (message.get("bytes") or b"") if binary else text
+    data: str | bytes = (message.get("bytes") or b"") if binary else str(text)
     if session.pending and session.route_reply(data, binary):
         return False
     bad = classify(data, binary, exc, router.envelope, compiled.names)
@@ -270,18 +271,23 @@ async def _background(
                 result = route.check.coerce(result)
             await ws.send_frame(ws.codec.encode_frame(route.reply(result, env.id)))
     except Exception as exc:
-        if await router.errors.failed(ws, exc, route.name, env.id):
+        # Shielded (and bounded): the loop may end meanwhile, and the answer or close must go.
+        ended = True  # also when the answer could not be sent in time
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ws.limits.close_timeout):
+            ended = await router.errors.failed(ws, exc, route.name, env.id)
+        if ended:
             session.tg.cancel_scope.cancel()
 
 
 async def _watch_idle(ws: WebSocket, session: Session, idle: float) -> None:
-    while True:
-        now = anyio.current_time()
-        if now >= session.deadline:
-            logger.info("closing %r: idle for %s seconds", ws.scope.get("path"), idle)
-            await _close(ws, session, CloseCode.POLICY_VIOLATION, "idle timeout")
-            return
+    # The loop sets ``deadline`` before each receive and clears it (``inf``) while a handler
+    # runs, so only time spent waiting for the client counts.
+    now = anyio.current_time()
+    while now < session.deadline:
         await anyio.sleep(min(session.deadline - now, idle))
+        now = anyio.current_time()
+    logger.info("closing %r: idle for %s seconds", ws.scope.get("path"), idle)
+    await _close(ws, session, CloseCode.POLICY_VIOLATION, "idle timeout")
 
 
 async def _end_lifespan(ws: WebSocket, session: Session, lifespan: float) -> None:
@@ -291,7 +297,7 @@ async def _end_lifespan(ws: WebSocket, session: Session, lifespan: float) -> Non
 
 
 async def _close(ws: WebSocket, session: Session, code: int, reason: str) -> None:
-    with anyio.move_on_after(ws.limits.close_timeout):
+    with anyio.CancelScope(shield=True), anyio.move_on_after(ws.limits.close_timeout):
         await ws.close(code, reason)
     session.tg.cancel_scope.cancel()
 
@@ -319,7 +325,13 @@ async def emit(router: OperationRouter, ws: WebSocket, name: str, value: object)
 
 
 async def request(
-    router: OperationRouter, ws: WebSocket, name: str, payload: object, *, reply: Any, timeout: float
+    router: OperationRouter,
+    ws: WebSocket,
+    name: str,
+    payload: object,
+    *,
+    reply: Any,
+    timeout: float,
 ) -> Any:
     """Implement :meth:`OperationRouter.request`."""
     session = ws.scope.get(SESSION_KEY)

@@ -49,10 +49,10 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from wskit._types import Message, Send
-    from wskit.connection import WebSocket
 
-    #: One codec's share of a job: direct-port connections, the others, the shared message.
-    Part: TypeAlias = tuple[tuple[tuple[WebSocket, Send, Outbox], ...], tuple[Outbox, ...], Message]
+    #: One codec's share of a job: the direct sends and their outboxes, the other outboxes,
+    #: and the message they all get.
+    Part: TypeAlias = tuple[tuple[Send, ...], tuple[Outbox, ...], tuple[Outbox, ...], Message]
 
 __all__ = ["Dispatcher", "Job"]
 
@@ -65,12 +65,26 @@ _EVICT_REASON: Final = "slow consumer"
 class Job:
     """One published message on its way to the local subscribers of ``topic``.
 
-    ``parts`` is filled by the hub's resolver when the leader starts the job (so a job queued
-    behind a hand-off sees who is busy by then). The cursors let a new leader carry on where a
-    leader that became a writer stopped.
+    ``parts`` is filled by the hub's resolver when the leader starts the job, so a job queued
+    behind a hand-off sees who is busy by then. The cursors let a new leader carry on where a
+    leader that became a writer stopped: ``phase`` 0 is the hot loop over direct sends, 1 the
+    rest of that list after a hand-off (checked one by one, since connections may have closed
+    meanwhile), 2 the other recipients.
     """
 
-    __slots__ = ("cur", "done", "g", "it", "parts", "phase", "si", "skipped", "source", "topic")
+    __slots__ = (
+        "cur",
+        "done",
+        "g",
+        "it",
+        "parts",
+        "phase",
+        "pos",
+        "si",
+        "skipped",
+        "source",
+        "topic",
+    )
 
     def __init__(self, topic: str | None, source: object, done: anyio.Event | None = None) -> None:
         self.topic = topic
@@ -78,21 +92,26 @@ class Job:
         self.done = done
         self.parts: list[Part] | None = None
         self.g = 0
-        self.it: Iterator[tuple[WebSocket, Send, Outbox]] | None = None
-        self.si = 0
         self.phase = 0
+        self.it: Iterator[Send] | None = None
+        self.pos = 0
+        self.si = 0
         self.cur: Outbox | None = None
         self.skipped = 0
 
-    def current(self) -> Outbox:
-        """The connection whose send is in flight (where the fan-out coroutine suspended)."""
-        if self.phase == 1:
-            assert self.cur is not None
-            return self.cur
+    def hot_index(self) -> int:
+        """The position in the direct-send list of the send the hot loop is awaiting."""
         assert self.parts is not None
         assert self.it is not None
-        fast = self.parts[self.g][0]
-        return fast[len(fast) - length_hint(self.it) - 1][2]
+        return len(self.parts[self.g][0]) - length_hint(self.it) - 1
+
+    def current(self) -> Outbox:
+        """The connection whose send is in flight (where the fan-out coroutine suspended)."""
+        if self.phase == 0:
+            assert self.parts is not None
+            return self.parts[self.g][1][self.hot_index()]
+        assert self.cur is not None
+        return self.cur
 
 
 class Dispatcher:
@@ -123,6 +142,7 @@ class Dispatcher:
         self._jobs: deque[Job] = deque()
         self._current: Job | None = None
         self._wake: anyio.Event | None = None
+        self._room: anyio.Event | None = None
         self._tg: TaskGroup | None = None
         self.delivered = 0
         self.dropped = 0
@@ -150,6 +170,15 @@ class Dispatcher:
         for job in self._jobs:
             self._finished(job)
         self._jobs.clear()
+
+    async def wait_room(self, limit: int) -> None:
+        """Wait until fewer than ``limit`` jobs are waiting (the leader never stalls, so this
+        is bounded by CPU time; the deadline only guards against a bug)."""
+        with anyio.fail_after(60):
+            while len(self._jobs) >= limit:
+                if self._room is None:
+                    self._room = anyio.Event()
+                await self._room.wait()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` and wake the leader."""
@@ -196,6 +225,10 @@ class Dispatcher:
                     return
                 self._current = None
                 self._finished(job)
+                room = self._room
+                if room is not None:
+                    self._room = None
+                    room.set()
             self._wake = wake = anyio.Event()
             await wake.wait()
 
@@ -244,7 +277,14 @@ class Dispatcher:
         if self.send_timeout is not None:
             scope.deadline = anyio.current_time() + self.send_timeout
         if job.phase == 0:
-            job.skipped += 1
+            # The rest of the hot list runs checked: by the time a new leader gets to it, some
+            # of those connections may have closed or become busy.
+            index = job.hot_index()
+            self.delivered += index - job.skipped
+            job.skipped = 0
+            job.pos = index + 1
+            job.it = None
+            job.phase = 1
         self._current = None
         self._jobs.appendleft(job)
         if self._tg is not None:
@@ -256,28 +296,41 @@ class Dispatcher:
         assert parts is not None
         topic = job.topic
         while job.g < len(parts):
-            fast, slow, message = parts[job.g]
-            it = job.it
-            if it is None:
-                it = job.it = iter(fast)
-            job.phase = 0
-            # The hot loop: one flag check and one await per connection.
-            for ws, send, outbox in it:
-                if ws._fast:
+            sends, fast, slow, message = parts[job.g]
+            if job.phase == 0:
+                it = job.it
+                if it is None:
+                    it = job.it = iter(sends)
+                # The hot loop: one await per connection, nothing else.
+                for send in it:
                     try:
                         await send(message)
                     except Exception as exc:
-                        if not stop:
-                            job.skipped += 1
-                        self._failed(outbox, exc, stop)
+                        self._hot_failed(job, exc, stop)
                     if stop:
                         return
-                else:
-                    job.skipped += 1
-                    self._divert(outbox, message, topic)
-            self.delivered += len(fast) - job.skipped
-            job.skipped = 0
-            job.phase = 1
+                self.delivered += len(sends) - job.skipped
+                job.skipped = 0
+                job.it = None
+                job.phase = 2
+            elif job.phase == 1:
+                while job.pos < len(sends):
+                    index = job.pos
+                    job.pos += 1
+                    outbox = fast[index]
+                    if not self._ready(outbox, message, topic):
+                        continue
+                    job.cur = outbox
+                    try:
+                        await sends[index](message)
+                    except Exception as exc:
+                        self._failed(outbox, exc, stop)
+                    else:
+                        if not stop:
+                            self.delivered += 1
+                    if stop:
+                        return
+                job.phase = 2
             while job.si < len(slow):
                 outbox = slow[job.si]
                 job.si += 1
@@ -297,10 +350,29 @@ class Dispatcher:
                 if stop:
                     return
             job.g += 1
-            job.it = None
+            job.phase = 0
+            job.pos = 0
             job.si = 0
 
     # -- per-connection outcomes -------------------------------------------------------------
+
+    def _hot_failed(self, job: Job, exc: Exception, stop: list[bool]) -> None:
+        outbox = job.current()
+        if not stop:
+            job.skipped += 1
+        self._failed(outbox, exc, stop)
+
+    def _ready(self, outbox: Outbox, message: Message, topic: str | None) -> bool:
+        """Whether a direct send to ``outbox`` may go now (else it is queued or skipped)."""
+        if outbox.closed:
+            return False
+        if outbox.busy:
+            self._enqueue(outbox, message, topic)
+            return False
+        if not outbox.fast:
+            self._divert(outbox, message, topic)
+            return False
+        return True
 
     def _failed(self, outbox: Outbox, exc: Exception, stop: list[bool]) -> None:
         """A send raised: drop the message, or forget a connection that is gone."""
@@ -323,11 +395,8 @@ class Dispatcher:
     def _divert(self, outbox: Outbox, message: Message, topic: str | None) -> None:
         """A direct-port connection that cannot take a direct send right now."""
         ws = outbox.ws
-        if outbox.closed or ws is None or ws.closed or ws._closing:
+        if ws is None or ws.closed or ws._closing:
             return  # it is ending: its close callback forgets it
-        if outbox.busy:
-            self._enqueue(outbox, message, topic)
-            return
         # Open, but with default deadlines (or another unusual state): send through
         # ``send_frame`` from a writer task, which applies the connection's own checks.
         outbox.queue.append(message)

@@ -4,7 +4,7 @@ Every message that leaves a process is an *envelope*, a MessagePack array writte
 (never pickle: a backend such as Redis is shared, and unpickling what others wrote runs their
 code)::
 
-    [version, origin, kind, codec, body]
+    [version, origin, seq, kind, codec, body]
 
 ``version``
     The format version, ``1``. A reader drops envelopes with an unknown version (counted as
@@ -14,6 +14,9 @@ code)::
     16 random bytes naming the hub that published the message. A hub delivers its own
     messages to its local subscribers at publish time and drops its own echo coming back
     from the backend, so nothing is delivered twice.
+``seq``
+    The hub's message counter: with ``origin`` it makes every envelope unique, so a backend can
+    drop the copies one publish produces when several patterns match its channel.
 ``kind``
     What ``body`` holds: ``0`` a text frame (UTF-8 of a ``str`` published as is), ``1`` a
     binary frame (``bytes`` published as is), ``2`` a value encoded by a text codec, ``3`` a
@@ -23,7 +26,7 @@ code)::
     hub sends ``body`` unchanged to subscribers whose codec has that name and transcodes once
     per other codec.
 ``body``
-    The payload. The header costs 22 bytes plus the codec name.
+    The payload. The header costs about 25 bytes plus the codec name.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
 
     version: int
     origin: bytes
+    seq: int
     kind: int
     codec: str
     body: bytes
@@ -71,9 +75,9 @@ def new_origin() -> bytes:
     return os.urandom(16)
 
 
-def encode_envelope(origin: bytes, kind: int, codec: str, body: bytes) -> bytes:
+def encode_envelope(origin: bytes, seq: int, kind: int, codec: str, body: bytes) -> bytes:
     """Write an envelope."""
-    return _encode(Envelope(VERSION, origin, kind, codec, body))
+    return _encode(Envelope(VERSION, origin, seq, kind, codec, body))
 
 
 def decode_envelope(data: bytes) -> Envelope | None:

@@ -81,7 +81,8 @@ class HistoryEntry(msgspec.Struct, frozen=True):
                 codec = _CODECS[self.codec]
             except KeyError:
                 raise LookupError(f"no codec named {self.codec!r}: pass codec=") from None
-        return codec.decode(self.body, tp)
+        value: T = codec.decode(self.body, tp)
+        return value
 
 
 class MemoryHistory:

@@ -71,8 +71,8 @@ T = TypeVar("T")
 logger: Final = logging.getLogger("wskit.pubsub")
 
 _SEND: Final = "websocket.send"
-# fast entries, other outboxes, smallest send limit (characters) among the fast ones
-_Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], int]
+# codec, direct sends, their outboxes, the other outboxes, smallest send limit of the direct ones
+_Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], tuple[Outbox, ...], int]
 
 
 class _Topic:
@@ -154,6 +154,7 @@ class Hub:
         self.codec = codec
         self.max_pending = max_pending
         self._origin = new_origin()
+        self._seq = 0
         self._outboxes: dict[int, Outbox] = {}
         self._topics: dict[str, _Topic] = {}
         self._patterns: dict[str, _Pattern] = {}
@@ -164,7 +165,7 @@ class Hub:
         self._dirty: dict[tuple[str, bool], None] = {}
         self._remote: set[tuple[str, bool]] = set()
         self._dirty_event: anyio.Event | None = None
-        self._sync_lock = anyio.Lock()
+        self._sync_lock: anyio.Lock | None = None
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
         self._published = 0
@@ -220,6 +221,7 @@ class Hub:
             await stack.aclose()
             raise
         self._stack, self._tg = stack, tg
+        self._sync_lock = anyio.Lock()
         self._dispatcher.start(tg)
         tg.start_soon(self._pump, messages, name="wskit.pubsub pump")
         tg.start_soon(self._reconciler, name="wskit.pubsub reconciler")
@@ -460,14 +462,13 @@ class Hub:
     def _resolve(self, job: Job) -> list[Part]:
         """Build a job's parts: one message per codec, the recipients split by path."""
         parts: list[Part] = []
-        for codec, fast, slow, min_chars in self._groups(job.topic):
+        for codec, sends, fast, slow, min_chars in self._groups(job.topic):
             message = self._message_for(job, codec)
             if message is None:
                 continue
             if fast and len(message.get("text") or message.get("bytes") or b"") > min_chars:
-                slow = tuple(entry[2] for entry in fast) + slow
-                fast = ()
-            parts.append((fast, slow, message))
+                sends, fast, slow = (), (), fast + slow
+            parts.append((sends, fast, slow, message))
         return parts
 
     def _message_for(self, job: Job, codec: Codec) -> Message | None:
@@ -534,7 +535,8 @@ class Hub:
         if check is not None:
             check(value)
         source, name, body = self._source(value)
-        payload = encode_envelope(self._origin, source.kind, name, body)
+        self._seq += 1
+        payload = encode_envelope(self._origin, self._seq, source.kind, name, body)
         limit = self._backend.max_payload
         if limit is not None and len(payload) > limit:
             raise MessageTooBig(len(payload), limit, "publish")
@@ -547,9 +549,11 @@ class Hub:
         """Encode ``value`` once and deliver it to every subscriber of ``topic``.
 
         A ``str`` is sent as a text frame and ``bytes`` as a binary frame, as they are; any
-        other value is encoded by each subscriber's codec (once per codec). Returns when every
-        local subscriber has the message (sent, or queued in its outbox) and the backend has
-        taken it for the other processes.
+        other value is encoded once per codec in use (the hub's ``codec`` for the backend).
+        Returns once the message is queued for the local fan-out (which runs on the hub's
+        leader task as soon as this task yields; :meth:`flush` waits for it) and the backend
+        has taken it for the other processes. Waits first when ``max_pending`` messages are
+        already waiting for the fan-out.
 
         Raises:
             TypeError: ``value`` cannot be encoded, or does not fit the topic's type.
@@ -560,16 +564,10 @@ class Hub:
         self._check_running()
         topic = validate_topic(topic)
         source, payload = self._prepare(topic, value)
-        self._published += 1
-        job = None
-        if self._local(topic):
-            job = Job(topic, source, anyio.Event())
-            self._dispatcher.submit(job)
-        try:
-            await self._backend.publish(topic, payload, history=self.history_size)
-        finally:
-            if job is not None and job.done is not None:
-                await job.done.wait()
+        if self._dispatcher.pending >= self.max_pending:
+            await self._dispatcher.wait_room(self.max_pending)
+        self._publish_local(topic, source)
+        await self._backend.publish(topic, payload, history=self.history_size)
 
     def publish_nowait(self, topic: str, value: object) -> None:
         """Publish ``value`` without waiting (see :meth:`publish`).
@@ -696,7 +694,10 @@ class Hub:
 
     async def _reconcile(self) -> None:
         """Bring the backend's subscriptions in line with the local ones."""
-        async with self._sync_lock:
+        lock = self._sync_lock
+        if lock is None:
+            return
+        async with lock:
             while self._dirty:
                 dirty = list(self._dirty)
                 self._dirty.clear()
@@ -757,23 +758,23 @@ class Hub:
 def _check_policy(policy: str) -> OverflowPolicy:
     if policy not in OVERFLOW_POLICIES:
         raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}; got {policy!r}")
-    return policy  # type: ignore[return-value]
+    return policy
 
 
 def _build(outboxes: Any) -> list[_Group]:
-    """Split recipients by codec, and by path: the direct port for idle WebSockets."""
-    split: dict[Codec, tuple[list[Any], list[Outbox]]] = {}
+    """Split recipients by codec, and by path: the direct port for idle open WebSockets."""
+    split: dict[Codec, tuple[list[Outbox], list[Outbox]]] = {}
     for outbox in outboxes:
         if outbox.closed:
             continue
         fast, slow = split.get(outbox.codec) or split.setdefault(outbox.codec, ([], []))
-        entry = outbox.entry
-        if entry is not None and not outbox.busy:
-            fast.append(entry)
+        if outbox.send is not None and not outbox.busy and outbox.fast:
+            fast.append(outbox)
         else:
             slow.append(outbox)
     groups: list[_Group] = []
     for codec, (fast, slow) in split.items():
-        limit = min((entry[0]._send_chars for entry in fast), default=0)
-        groups.append((codec, tuple(fast), tuple(slow), limit))
+        limit = min((outbox.ws._send_chars for outbox in fast if outbox.ws), default=0)
+        sends = tuple(outbox.send for outbox in fast)
+        groups.append((codec, sends, tuple(fast), tuple(slow), limit))
     return groups

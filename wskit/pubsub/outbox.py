@@ -73,7 +73,7 @@ class Subscriber(Protocol):
 def frame_of(message: Message) -> str | bytes:
     """The payload of a ``websocket.send`` message."""
     text: str | None = message.get("text")
-    return message["bytes"] if text is None else text  # type: ignore[no-any-return]
+    return message["bytes"] if text is None else text
 
 
 def _direct_port(conn: Subscriber) -> tuple[WebSocket | None, Send | None]:
@@ -91,7 +91,6 @@ class Outbox:
         "codec",
         "conn",
         "dropped",
-        "entry",
         "key",
         "maxlen",
         "patterns",
@@ -106,11 +105,8 @@ class Outbox:
         self.conn = conn
         self.key = id(conn)
         self.codec: Codec = conn.codec
+        #: The WebSocket and its server ``send`` for the direct port (else ``None``).
         self.ws, self.send = _direct_port(conn)
-        #: The fast-path entry ``(ws, send, outbox)``, or ``None`` for other connections.
-        self.entry: tuple[WebSocket, Send, Outbox] | None = (
-            None if self.ws is None or self.send is None else (self.ws, self.send, self)
-        )
         self.queue: deque[Message] = deque()
         self.maxlen = maxlen
         #: A writer task owns the connection: new messages go to ``queue``.

@@ -52,6 +52,7 @@
   const state = {
     name: saved.name,
     sid: null,
+    mySids: new Set(), // this page's session ids, across reconnections
     rooms: new Map(), // room -> {messages, ids, members, version, typing: Map, unread, joined}
     active: null,
     ws: null,
@@ -231,6 +232,7 @@
   const HANDLERS = {
     session(p) {
       state.sid = p.sid;
+      state.mySids.add(p.sid);
       state.attempt = 0; // the server accepted us: the next drop starts the back-off again
       setStatus("open", "Connected");
       for (const room of state.rooms.keys()) joinRoom(room, { quiet: true });
@@ -421,7 +423,7 @@
 
   function messageElement(message) {
     const li = document.createElement("li");
-    li.className = message.sid === state.sid ? "message mine" : "message";
+    li.className = state.mySids.has(message.sid) ? "message mine" : "message";
     li.dataset.id = message.id;
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -452,7 +454,7 @@
   }
 
   function appendMessageElement(message) {
-    const stick = nearBottom() || message.sid === state.sid;
+    const stick = nearBottom() || state.mySids.has(message.sid);
     el.messages.append(messageElement(message));
     while (el.messages.childElementCount > MAX_MESSAGES) el.messages.firstElementChild.remove();
     if (stick) el.messages.scrollTop = el.messages.scrollHeight;

@@ -67,7 +67,7 @@ class Backend(abc.ABC):
     #: ``True`` when messages never leave this process (``wskit run --workers 2`` warns).
     is_process_local: ClassVar[bool] = False
     #: Whether ``subscribe(..., patterns=True)`` is supported.
-    supports_patterns: ClassVar[bool] = True
+    supports_patterns: bool = True
     #: Largest envelope accepted by ``publish``, in bytes (``None``: no limit).
     max_payload: int | None = DEFAULT_MAX_PAYLOAD
 

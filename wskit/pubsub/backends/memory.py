@@ -141,9 +141,8 @@ class MemoryBackend(Backend):
             raise MessageTooBig(len(data), self.max_payload, "publish")
 
     async def publish(self, topic: str, data: bytes, *, history: int = 0) -> None:
-        """Deliver ``data`` to the other backends of the broker (never waits)."""
+        """Deliver ``data`` to the other backends of the broker (never waits, never yields)."""
         self.publish_nowait(topic, data, history=history)
-        await anyio.lowlevel.checkpoint()
 
     def publish_nowait(self, topic: str, data: bytes, *, history: int = 0) -> None:
         """Deliver ``data`` to the other backends of the broker."""

@@ -1,0 +1,50 @@
+"""Tutorial 6: the rooms of part 5 across processes and machines, through Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import msgspec
+
+from wskit import WebSocket
+from wskit.app import App
+from wskit.pubsub import Hub, RedisBackend
+
+
+class Said(msgspec.Struct):
+    room: str
+    user: str
+    text: str
+
+
+# --8<-- [start:app]
+REDIS_URL = os.environ.get("WSKIT_REDIS_URL", "redis://localhost:6379/0")
+
+
+def build_app(redis_url: str = REDIS_URL) -> App:
+    hub = Hub(RedisBackend(redis_url), max_queue=32)  # the only line that changed
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: App) -> AsyncIterator[None]:
+        async with hub:  # connects to Redis; reconnects by itself if the link drops
+            yield
+
+    app = App(lifespan=lifespan)
+
+    @app.websocket("/rooms/{room}/{user}")
+    async def room(ws: WebSocket) -> None:
+        name: str = ws.path_params["room"]
+        user: str = ws.path_params["user"]
+        async with ws:
+            await hub.subscribe(ws, f"room:{name}")  # returns once Redis has the subscription
+            await ws.send_data({"joined": name})
+            async for text in ws.iter_text():
+                await hub.publish(f"room:{name}", Said(room=name, user=user, text=text))
+
+    return app
+
+
+app = build_app()  # wskit run tutorial_06_redis:app --workers 4
+# --8<-- [end:app]

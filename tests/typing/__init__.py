@@ -1,0 +1,1 @@
+"""Typing tests: files that mypy checks and nothing runs."""
