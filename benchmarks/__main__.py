@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a smoke run of a few seconds each")
     p.add_argument("-n", "--repeat", type=int, default=None, help="rounds per benchmark")
     p.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     p.add_argument("--json-dir", type=Path, default=HERE / "results", metavar="DIR")
     args = p.parse_args(argv)
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
         selected = [name for name in available if name in wanted]
 
-    common = ["--backend", args.backend]
+    common = ["--backend", args.backend, "--clock", args.clock]
     if args.quick:
         common.append("--quick")
     if args.repeat is not None:

@@ -154,6 +154,7 @@ class Options:
     repeat: int = 7
     min_time: float = 0.2
     backend: str = "asyncio"
+    clock: str = "wall"
     json: Path | None = None
     select: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -174,20 +175,28 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+#: The clock timings use: wall time (``perf_counter``), or with ``--clock cpu`` the process's
+#: CPU time (``process_time``), steadier on a machine shared with other work.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock: list[Callable[[], float]] = [time.perf_counter]
+
+
 async def _time_coroutines(fn: Callable[[], Awaitable[Any]], number: int) -> float:
+    clock = _clock[0]
     with _no_gc():
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             await fn()
-        return time.perf_counter() - start
+        return clock() - start
 
 
 def _time_sync(fn: Callable[[], Any], number: int) -> float:
+    clock = _clock[0]
     with _no_gc():
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        return time.perf_counter() - start
+        return clock() - start
 
 
 def run_async(fn: Callable[..., Awaitable[T]], *args: Any, backend: str = "asyncio") -> T:
@@ -377,6 +386,12 @@ def parser(description: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--min-time", type=float, default=None, help="seconds per timing when calibrating"
     )
+    p.add_argument(
+        "--clock",
+        choices=tuple(CLOCKS),
+        default="wall",
+        help="wall time, or this process's CPU time (steadier on a busy machine)",
+    )
     p.add_argument("-k", dest="select", default=None, help="only cases whose label contains K")
     return p
 
@@ -393,6 +408,7 @@ def _parse(description: str | None, argv: Sequence[str] | None) -> Options:
         repeat=repeat,
         min_time=min_time,
         backend=args.backend,
+        clock=args.clock,
         json=args.json,
         select=args.select,
     )
@@ -421,6 +437,7 @@ def run(
         The process exit status: 0.
     """
     options = _parse(doc, argv)
+    _clock[0] = CLOCKS[options.clock]
     env = environment()
     question = (doc or name).strip().splitlines()[0]
     print(f"# {name}: {question}\n")
@@ -433,7 +450,7 @@ def run(
         return 0
     print(
         f"\n{len(cases)} cases, {options.repeat} interleaved rounds, "
-        f"backend {options.backend}{', quick' if options.quick else ''}\n"
+        f"backend {options.backend}, {options.clock} clock{', quick' if options.quick else ''}\n"
     )
     results = bench(cases, options)
     table_rows = rows(results)
@@ -454,6 +471,7 @@ def run(
                 "repeat": options.repeat,
                 "min_time": options.min_time,
                 "backend": options.backend,
+                "clock": options.clock,
             },
             "results": table_rows,
             "notes": extra,
@@ -484,7 +502,8 @@ def summary(documents: Sequence[dict[str, Any]]) -> str:
         "not predict a server's throughput.",
         "```\n" + format_environment(env) + "\n```",
         f"{settings['repeat']} interleaved rounds per benchmark, medians; "
-        f"backend {settings['backend']}{'; quick run' if settings['quick'] else ''}.",
+        f"backend {settings['backend']}, {settings.get('clock', 'wall')} clock"
+        f"{'; quick run' if settings['quick'] else ''}.",
     ]
     for document in documents:
         parts.append(f"## {document['name']}\n\n{document['question']}")

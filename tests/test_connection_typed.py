@@ -17,6 +17,7 @@ from wskit.exceptions import (
     UnexpectedMessage,
     ValidationError,
     WebSocketDisconnect,
+    WebSocketDisconnected,
 )
 
 SLOW = Limits(receive_timeout=5.0)
@@ -360,3 +361,41 @@ async def test_typed_text_long_in_characters_but_within_the_byte_limit() -> None
     pair, ws = await accepted(limits=Limits(max_message_size=8))
     pair.text("[1,2,3]")  # 7 characters: over 8 // 4, within 8 bytes
     assert await ws.receive(list[int]) == [1, 2, 3]
+
+
+async def test_alternating_types_use_the_right_decoders() -> None:
+    pair, ws = await accepted()
+    pair.text("1", '{"user": "a", "text": "b"}', "2", "[3]", "4")
+    assert await ws.receive(int) == 1
+    assert await ws.receive(Chat) == Chat("a", "b")
+    assert await ws.receive(str) == "2"
+    assert await ws.receive(list[int]) == [3]
+    assert await ws.receive(int) == 4
+
+
+async def test_codec_set_after_a_typed_receive_is_used() -> None:
+    pair = ASGIPair()
+    ws = pair.websocket()
+    tp = list[int]
+    with pytest.raises(WebSocketDisconnected):
+        await ws.receive(tp)  # before accept: raises, after looking up JSON's decoder
+
+    class Doubling(JSONCodec):
+        def _make_decoder(self, tp: object, dec_hook: Any) -> Any:
+            inner = super()._make_decoder(tp, dec_hook)
+            return lambda data: [2 * n for n in inner(data)]
+
+    ws.codec = Doubling()
+    await ws.accept()
+    pair.text("[1]")
+    assert await ws.receive(tp) == [2]
+
+
+async def test_send_data_honours_an_overridden_encode() -> None:
+    class Upper(JSONCodec):
+        def encode(self, value: object) -> bytes:
+            return super().encode(value).upper()
+
+    pair, ws = await accepted(codec=Upper())
+    await ws.send_data({"a": "b"})
+    assert pair.data == ['{"A":"B"}']

@@ -491,6 +491,47 @@ async def test_backpressure_policies() -> None:
         assert mod.hub.statistics().evicted == 1
 
 
+async def test_migrate_fastws() -> None:
+    mod = load("migrate_fastws")
+    async with TestClient(mod.app) as client, client.websocket_connect("/") as conn:
+        await conn.send_json({"type": "ping"})
+        assert await conn.receive_json() == {"type": "pong", "payload": "pong"}
+        await conn.send_json({"type": "user.subscribe", "payload": {"topic": "foobar"}, "id": 1})
+        assert await conn.receive_json() == {
+            "type": "user.subscribed",
+            "payload": {"detail": "Subscribed to foobar", "topics": ["foobar"]},
+            "id": 1,
+        }
+        await mod.alert("foobar", "hey there!")
+        assert await conn.receive_json() == {
+            "type": "alert",
+            "payload": {"message": "hey there!"},
+        }
+        response = await client.http("GET", "/asyncapi.json")
+        assert {"ping", "user.subscribe", "alert"} <= set(response.json()["operations"])
+
+
+async def test_migrate_channels() -> None:
+    mod = load("migrate_channels")
+    origin = "https://chat.example.com"
+    async with (
+        TestClient(mod.app) as client,
+        client.websocket_connect(
+            "/ws/chat/lobby", headers={"origin": origin, "cookie": "user=ada"}
+        ) as ada,
+        client.websocket_connect(
+            "/ws/chat/lobby", headers={"origin": origin, "cookie": "user=bob"}
+        ) as bob,
+    ):
+        await ada.send_json({"text": "hi"})
+        assert await ada.receive_json() == {"user": "ada", "text": "hi"}
+        assert await bob.receive_json() == {"user": "ada", "text": "hi"}
+        with pytest.raises(WebSocketDenied) as denied:
+            async with client.websocket_connect("/ws/chat/lobby", headers={"origin": origin}):
+                pass
+        assert denied.value.status == 401
+
+
 # -- the docs' own structure ---------------------------------------------------------------------
 
 _SNIPPET = re.compile(r'^\s*-{1,}8<-{1,}\s+"([^"]+)"\s*$', re.MULTILINE)
@@ -545,6 +586,8 @@ _TESTED_BY_NAME = {
     "deploy_proxy": test_deploy_proxy,
     "howto_trio": test_howto_trio,
     "backpressure_policies": test_backpressure_policies,
+    "migrate_fastws": test_migrate_fastws,
+    "migrate_channels": test_migrate_channels,
 }
 
 

@@ -40,6 +40,10 @@ from .exceptions import WskitError as WskitError
 from .policies import OriginPolicy as OriginPolicy
 from .policies import SubprotocolPolicy as SubprotocolPolicy
 from .routing import Route as Route
+from .server import ServerOptions as ServerOptions
+from .server import check_multiprocess_safety as check_multiprocess_safety
+from .server import serve as serve
+from .server import serve_async as serve_async
 from .status import CloseCode as CloseCode
 
 __version__ = "0.1.0"
@@ -48,10 +52,6 @@ __all__ = [
     "JSON",
     "MSGPACK",
     "App",
-    "OriginPolicy",
-    "Registry",
-    "Route",
-    "SubprotocolPolicy",
     "BackendError",
     "BackendUnavailable",
     "CloseCode",
@@ -67,8 +67,13 @@ __all__ = [
     "LocalProtocolError",
     "MessageTooBig",
     "MsgPackCodec",
+    "OriginPolicy",
     "ProtocolError",
+    "Registry",
     "RemoteProtocolError",
+    "Route",
+    "ServerOptions",
+    "SubprotocolPolicy",
     "Timeout",
     "UnexpectedMessage",
     "UnknownOperation",
@@ -79,4 +84,7 @@ __all__ = [
     "WebSocketState",
     "WouldBlock",
     "WskitError",
+    "check_multiprocess_safety",
+    "serve",
+    "serve_async",
 ]

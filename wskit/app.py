@@ -22,6 +22,9 @@ raises anything else after accept                close 1011, empty reason; one E
 raises before accept (``Denied`` aside)          denial 500 (or close before accept: HTTP 403)
 raises ``Denied`` before accept                  denial with its status, body and headers
 is cancelled (server stopping, drain deadline)   close 1001, never 1011
+over its ``rate_limit``                          close 1008 (or an error reply, by policy)
+waits ``idle_timeout`` s for the client          close 1008 "idle timeout"
+lives ``max_lifespan`` s                         close 1001 "connection lifespan ended"
 ==============================================  ===============================================
 
 An exception is logged once, on the ``wskit.app`` logger, even when ``async with ws:`` inside
@@ -40,6 +43,7 @@ import anyio
 from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
 from starlette.websockets import WebSocketState
 
+from ._guard import GuardSpec
 from .codecs import JSON, Codec
 from .connection import _LOGGED, DEFAULT_LIMITS, Limits, WebSocket
 from .exceptions import Denied, RemoteProtocolError, WskitError
@@ -52,6 +56,7 @@ from .policies import (
     OverloadPolicy,
     SubprotocolPolicy,
 )
+from .ratelimit import RateLimit
 from .routing import Handler, Mount, Route, RouteTable, route_path
 from .status import CloseCode
 
@@ -366,12 +371,20 @@ class App:
         on_overload: Over the cap, ``"deny"`` (503) or ``"close"`` (accept, then 1013).
         limits: The connections' :class:`~wskit.connection.Limits` (default: the defaults).
         codec: The connections' codec unless a subprotocol selects another.
+        rate_limit: A per-connection :class:`~wskit.ratelimit.RateLimit` on inbound messages
+            and bytes: over it, close 1008 or an error reply (``None``: no limit).
+        idle_timeout: Close with 1008 ("idle timeout") when a handler's receive waits this many
+            seconds for the client (``None``: no deadline).
+        max_lifespan: Close with 1001 ("connection lifespan ended") this many seconds after the
+            handler starts; the handler then has ``Limits.close_timeout`` seconds to return
+            before it is cancelled (``None``: no limit).
         drain_timeout: Seconds :meth:`shutdown` waits for handlers before cancelling them.
         logger: The logger for handler errors and the drain (default: ``wskit.app``).
 
     Every policy argument can be overridden per route with the same keyword in
     :meth:`websocket`, :meth:`add_route` or :class:`~wskit.routing.Route` (``None`` turns it
-    off for that route).
+    off for that route). ``rate_limit``, ``idle_timeout`` and ``max_lifespan`` cost nothing on
+    routes where they are off: the handler gets the server's ``receive`` as is.
     """
 
     def __init__(
@@ -390,6 +403,9 @@ class App:
         on_overload: OverloadPolicy = "deny",
         limits: Limits | None = None,
         codec: Codec = JSON,
+        rate_limit: RateLimit | None = None,
+        idle_timeout: float | None = None,
+        max_lifespan: float | None = None,
         drain_timeout: float = 10.0,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -407,20 +423,25 @@ class App:
             require_subprotocol=require_subprotocol,
             codec=codec,
             limits=limits or DEFAULT_LIMITS,
+            rate_limit=rate_limit,
+            idle_timeout=idle_timeout,
+            max_lifespan=max_lifespan,
         )
         self.http_app = http_app
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
         self.lifespan = lifespan
         self._table = RouteTable()
-        self._endpoints: dict[int, Handshake] = {}
+        self._endpoints: dict[int, tuple[Handshake, GuardSpec | None]] = {}
         for route in routes or ():
             self._add(route)
 
     # -- registration ---------------------------------------------------------------------------
 
     def _add(self, route: Route) -> None:
-        self._endpoints[id(route)] = self.handshake.override(route.policies)
+        handshake = self.handshake.override(route.policies)
+        guards = GuardSpec(handshake, route.handler) if handshake.guarded else None
+        self._endpoints[id(route)] = handshake, guards
         self._table.add(route)
 
     def add_route(
@@ -437,6 +458,9 @@ class App:
         require_subprotocol: bool | Inherit = INHERIT,
         codec: Codec | Inherit = INHERIT,
         limits: Limits | Inherit = INHERIT,
+        rate_limit: RateLimit | None | Inherit = INHERIT,
+        idle_timeout: float | None | Inherit = INHERIT,
+        max_lifespan: float | None | Inherit = INHERIT,
     ) -> Route:
         """Route WebSocket connections on ``path`` to ``handler``, with optional overrides.
 
@@ -453,6 +477,9 @@ class App:
             require_subprotocol=require_subprotocol,
             codec=codec,
             limits=limits,
+            rate_limit=rate_limit,
+            idle_timeout=idle_timeout,
+            max_lifespan=max_lifespan,
         )
         self._add(route)
         return route
@@ -470,6 +497,9 @@ class App:
         require_subprotocol: bool | Inherit = INHERIT,
         codec: Codec | Inherit = INHERIT,
         limits: Limits | Inherit = INHERIT,
+        rate_limit: RateLimit | None | Inherit = INHERIT,
+        idle_timeout: float | None | Inherit = INHERIT,
+        max_lifespan: float | None | Inherit = INHERIT,
     ) -> Callable[[H], H]:
         """Decorator form of :meth:`add_route`: ``@app.websocket("/rooms/{room}")``."""
 
@@ -484,6 +514,9 @@ class App:
                 require_subprotocol=require_subprotocol,
                 codec=codec,
                 limits=limits,
+                rate_limit=rate_limit,
+                idle_timeout=idle_timeout,
+                max_lifespan=max_lifespan,
             )
             return handler
 
@@ -559,9 +592,13 @@ class App:
         child = dict(scope)
         outer = scope.get("path_params")
         child["path_params"] = {**outer, **params} if isinstance(outer, Mapping) else dict(params)
-        handshake = self._endpoints[id(route)]
-        ws = WebSocket(child, receive, send, codec=handshake.codec, limits=handshake.limits)
-        await self.registry.serve(ws, route.handler, handshake)
+        handshake, guards = self._endpoints[id(route)]
+        if guards is None:
+            ws = WebSocket(child, receive, send, codec=handshake.codec, limits=handshake.limits)
+            await self.registry.serve(ws, route.handler, handshake)
+        else:
+            ws, handler = guards.connect(child, receive, send)
+            await self.registry.serve(ws, handler, handshake)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope)

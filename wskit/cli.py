@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -249,6 +251,12 @@ def configure_run(parser: argparse.ArgumentParser) -> Handler:
         except (ImportError, ValueError) as exc:
             print(f"wskit: error: cannot load {app_path!r}: {exc}", file=sys.stderr)
             return 2
+        if importlib.util.find_spec("hypercorn") is None:  # pragma: no cover
+            print(
+                "wskit: error: 'wskit run' needs hypercorn: pip install 'wskit[server]'",
+                file=sys.stderr,
+            )
+            return 2
         configure_logging(options.log_level)
         if options.workers > 1:
             return serve_workers(app_path, options, on_ready=print_listening)
@@ -273,6 +281,13 @@ def _resolve(name: str, command: Command) -> Callable[[argparse.ArgumentParser],
     return configure
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("wskit")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "unknown"
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
     for arg in argv:
         if not arg.startswith("-"):
@@ -286,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="wskit", description="wskit: serve and inspect ASGI WebSocket apps."
     )
+    parser.add_argument("--version", action="version", version=f"wskit {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen(argv)
     handler: Handler | None = None

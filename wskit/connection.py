@@ -184,6 +184,13 @@ class WebSocket(HTTPConnection):
         self._codec = codec
         self._text_codec = JSON if codec.binary else codec
         self._binary_codec = codec if codec.binary else MSGPACK
+        # Hot-path caches. send_data calls the codec's encoder directly (one Python call less
+        # per message) unless a subclass overrides Codec.encode; receive(tp) keeps the casts
+        # and decoders of the last type it was given, so a loop over one type looks them up once.
+        overridden = type(codec).encode is not Codec.encode
+        self._encode: Callable[[Any], bytes] = codec.encode if overridden else codec._encode
+        self._encode_binary = codec.binary
+        self._typed: tuple[object, Any, Any, Any] = (_RAW, None, None, None)
 
     @property
     def limits(self) -> Limits:
@@ -387,11 +394,14 @@ class WebSocket(HTTPConnection):
         """
         if tp is _RAW:
             return await self._next_event(timeout)
-        cast = CASTS.get(tp)
-        text_decode = binary_decode = None
-        if cast is None:
-            text_decode = self._text_codec.decoder(tp)
-            binary_decode = self._binary_codec.decoder(tp)
+        last, cast, text_decode, binary_decode = self._typed
+        if tp is not last:
+            cast = CASTS.get(tp)
+            text_decode = binary_decode = None
+            if cast is None:
+                text_decode = self._text_codec.decoder(tp)
+                binary_decode = self._binary_codec.decoder(tp)
+            self._typed = (tp, cast, text_decode, binary_decode)
         if self._fast and timeout is None and not self._receiving:
             self._receiving = True
             try:
@@ -410,11 +420,11 @@ class WebSocket(HTTPConnection):
             if text is not None:
                 if len(text) > self._recv_chars:
                     await self._check_size(message)
-                return text_decode(text)  # type: ignore[misc]
+                return text_decode(text)
             data = message.get("bytes") or b""
             if len(data) > self._recv_bytes:
                 await self._too_big(len(data))
-            return binary_decode(data)  # type: ignore[misc]
+            return binary_decode(data)
         except (msgspec.DecodeError, RecursionError) as exc:
             raise translate_decode_error(exc) from None
 
@@ -653,17 +663,18 @@ class WebSocket(HTTPConnection):
         Raises:
             TypeError: The codec cannot encode ``value`` (nothing is sent).
         """
-        if type(value) is str or type(value) is bytes:
-            frame: str | bytes = value
-        elif self._codec.binary:
-            frame = self._codec.encode(value)
+        frame: str | bytes
+        if type(value) is str:
+            key, frame = "text", value
+        elif type(value) is bytes:
+            key, frame = "bytes", value
+        elif self._encode_binary:
+            key, frame = "bytes", self._encode(value)
         else:
-            frame = self._codec.encode(value).decode()
+            key, frame = "text", self._encode(value).decode()
         if self._fast and timeout is None and len(frame) <= self._send_chars:
             try:
-                await self._send(
-                    {"type": "websocket.send", "text" if type(frame) is str else "bytes": frame}
-                )
+                await self._send({"type": "websocket.send", key: frame})
             except OSError:
                 raise self._transport_lost() from None
             return

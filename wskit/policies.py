@@ -16,6 +16,11 @@ are on. A refused handshake raises :class:`~wskit.exceptions.Denied`, which the 
   ``ws.subprotocol`` before the handler runs: ``async with ws:`` accepts with it, and a handler
   that accepts by hand passes it on (``await ws.accept(ws.subprotocol)``).
 
+Three more policies act after accept, on the open connection, and are resolved the same way
+(per app, overridable per route, free when off; see :mod:`wskit._guard`): a per-connection
+:class:`~wskit.ratelimit.RateLimit` (close 1008 or an error reply), ``idle_timeout`` (close
+1008 "idle timeout") and ``max_lifespan`` (close 1001 "connection lifespan ended").
+
 Every check reads the handshake defensively: header bytes are decoded as Latin-1 (which never
 fails) and anything a server could put in the scope that does not fit is treated as absent or
 invalid, so hostile handshake data never raises out of wskit before accept.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import math
 import string
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
@@ -32,6 +38,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 from .codecs import JSON, Codec
 from .connection import DEFAULT_LIMITS
 from .exceptions import Denied
+from .ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from ._types import Scope
@@ -281,8 +288,11 @@ class RoutePolicies:
     __slots__ = (
         "authenticate",
         "codec",
+        "idle_timeout",
         "limits",
+        "max_lifespan",
         "origins",
+        "rate_limit",
         "require_subprotocol",
         "subprotocols",
     )
@@ -298,6 +308,9 @@ class RoutePolicies:
         require_subprotocol: bool | Inherit = INHERIT,
         codec: Codec | Inherit = INHERIT,
         limits: Limits | Inherit = INHERIT,
+        rate_limit: RateLimit | None | Inherit = INHERIT,
+        idle_timeout: float | None | Inherit = INHERIT,
+        max_lifespan: float | None | Inherit = INHERIT,
     ) -> None:
         self.origins = origins
         self.authenticate = authenticate
@@ -305,10 +318,28 @@ class RoutePolicies:
         self.require_subprotocol = require_subprotocol
         self.codec = codec
         self.limits = limits
+        self.rate_limit = rate_limit
+        self.idle_timeout = idle_timeout
+        self.max_lifespan = max_lifespan
 
     def inherits_everything(self) -> bool:
         """Whether no field is overridden."""
         return all(getattr(self, name) is INHERIT for name in self.__slots__)
+
+
+def _seconds(name: str, value: float | None) -> float | None:
+    """Validate an optional positive duration (``idle_timeout``, ``max_lifespan``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
+def _rate_limit(value: RateLimit | None) -> RateLimit | None:
+    if value is not None and not isinstance(value, RateLimit):
+        raise TypeError(f"rate_limit must be a wskit.ratelimit.RateLimit or None, got {value!r}")
+    return value
 
 
 def _origin_policy(origins: OriginPolicy | Sequence[str] | None) -> OriginPolicy | None:
@@ -337,14 +368,26 @@ class Handshake:
         require_subprotocol: Used when ``subprotocols`` is not already a policy.
         codec: The connection's codec unless a subprotocol picks another.
         limits: The connection's limits.
+        rate_limit: A per-connection :class:`~wskit.ratelimit.RateLimit`, or ``None``.
+        idle_timeout: Close with 1008 when a receive waits this many seconds for the client
+            (``None``: no deadline).
+        max_lifespan: Close with 1001 this many seconds after the handler starts (``None``:
+            connections may last forever).
+
+    Raises:
+        ValueError: A duration is not positive.
     """
 
     __slots__ = (
         "authenticate",
         "codec",
         "enabled",
+        "guarded",
+        "idle_timeout",
         "limits",
+        "max_lifespan",
         "origins",
+        "rate_limit",
         "require_subprotocol",
         "subprotocols",
     )
@@ -358,6 +401,9 @@ class Handshake:
         require_subprotocol: bool = False,
         codec: Codec = JSON,
         limits: Limits = DEFAULT_LIMITS,
+        rate_limit: RateLimit | None = None,
+        idle_timeout: float | None = None,
+        max_lifespan: float | None = None,
     ) -> None:
         self.origins = _origin_policy(origins)
         self.authenticate = authenticate
@@ -367,8 +413,14 @@ class Handshake:
         )
         self.codec = codec
         self.limits = limits
+        self.rate_limit = _rate_limit(rate_limit)
+        self.idle_timeout = _seconds("idle_timeout", idle_timeout)
+        self.max_lifespan = _seconds("max_lifespan", max_lifespan)
         #: Whether any check is on; when not, :meth:`check` need not be called at all.
         self.enabled = self._enabled()
+        #: Whether any guard acts after accept (rate limit, idle timeout, max lifespan); when
+        #: not, the connection gets the server's ``receive`` and the handler runs directly.
+        self.guarded = self._guarded()
 
     def override(self, policies: RoutePolicies | None) -> Handshake:
         """Return this handshake with a route's overrides applied (``self`` when none)."""
@@ -395,7 +447,21 @@ class Handshake:
             new.subprotocols = self.subprotocols
         new.codec = self.codec if policies.codec is INHERIT else policies.codec
         new.limits = self.limits if policies.limits is INHERIT else policies.limits
+        new.rate_limit = (
+            self.rate_limit if policies.rate_limit is INHERIT else _rate_limit(policies.rate_limit)
+        )
+        new.idle_timeout = (
+            self.idle_timeout
+            if policies.idle_timeout is INHERIT
+            else _seconds("idle_timeout", policies.idle_timeout)
+        )
+        new.max_lifespan = (
+            self.max_lifespan
+            if policies.max_lifespan is INHERIT
+            else _seconds("max_lifespan", policies.max_lifespan)
+        )
         new.enabled = new._enabled()
+        new.guarded = new._guarded()
         return new
 
     def _enabled(self) -> bool:
@@ -403,6 +469,13 @@ class Handshake:
             self.origins is not None
             or self.subprotocols is not None
             or self.authenticate is not None
+        )
+
+    def _guarded(self) -> bool:
+        return (
+            self.rate_limit is not None
+            or self.idle_timeout is not None
+            or self.max_lifespan is not None
         )
 
     async def check(self, ws: WebSocket) -> None:

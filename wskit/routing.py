@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._types import ASGIApp, Scope
     from .codecs import Codec
     from .connection import Limits, WebSocket
+    from .ratelimit import RateLimit
 
 __all__ = ["Handler", "Mount", "Route", "RouteTable", "route_path"]
 
@@ -95,6 +96,9 @@ class Route:
         require_subprotocol: Overrides the app's ``require_subprotocol``.
         codec: Overrides the app's ``codec``.
         limits: Overrides the app's ``limits``.
+        rate_limit: Overrides the app's ``rate_limit`` (``None``: no limit on this route).
+        idle_timeout: Overrides the app's ``idle_timeout``.
+        max_lifespan: Overrides the app's ``max_lifespan``.
 
     Every override defaults to :data:`~wskit.policies.INHERIT`: the app's setting.
 
@@ -136,6 +140,9 @@ class Route:
         require_subprotocol: bool | Inherit = INHERIT,
         codec: Codec | Inherit = INHERIT,
         limits: Limits | Inherit = INHERIT,
+        rate_limit: RateLimit | None | Inherit = INHERIT,
+        idle_timeout: float | None | Inherit = INHERIT,
+        max_lifespan: float | None | Inherit = INHERIT,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"a route handler must be callable, got {handler!r}")
@@ -152,6 +159,9 @@ class Route:
             require_subprotocol=require_subprotocol,
             codec=codec,
             limits=limits,
+            rate_limit=rate_limit,
+            idle_timeout=idle_timeout,
+            max_lifespan=max_lifespan,
         )
 
     def match(self, path: str) -> dict[str, Any] | None:

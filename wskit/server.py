@@ -187,7 +187,10 @@ def load_app(path: str) -> Any:
 
 
 def _hypercorn_config(options: ServerOptions) -> Config:
-    from hypercorn.config import Config
+    try:
+        from hypercorn.config import Config
+    except ImportError as exc:  # pragma: no cover - the "server" extra is not installed
+        raise ImportError(f"serving needs hypercorn: pip install 'wskit[server]' ({exc})") from exc
 
     config = Config()
     config.bind = [f"unix:{options.uds}"] if options.uds else [f"{options.host}:{options.port}"]

@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
+import anyio
 import msgspec
 
 from wskit import WebSocket
@@ -24,11 +25,14 @@ REDIS_URL = os.environ.get("WSKIT_REDIS_URL", "redis://localhost:6379/0")
 
 
 def build_app(redis_url: str = REDIS_URL) -> App:
-    hub = Hub(RedisBackend(redis_url), max_queue=32)  # the only line that changed
+    redis = RedisBackend(redis_url)
+    hub = Hub(redis, max_queue=32)  # the hub of part 5, with another backend
 
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
-        async with hub:  # connects to Redis; reconnects by itself if the link drops
+        async with hub:  # reconnects by itself, with backoff, whenever the link drops
+            with anyio.fail_after(5):  # serve only once Redis answers (fail the startup else)
+                await redis.wait_connected()
             yield
 
     app = App(lifespan=lifespan)

@@ -109,7 +109,9 @@ async def whoami(ws: WebSocket) -> str:
     return "someone"
 
 
-feed = OperationRouter(type_field="kind", payload_field="data", id_field="ref", error_type="failure")
+feed = OperationRouter(
+    type_field="kind", payload_field="data", id_field="ref", error_type="failure"
+)
 
 
 @feed.on("subscribe", reply="subscribed")
@@ -147,3 +149,7 @@ class Box(msgspec.Struct, Generic[T]):
     """A generic struct: msgspec names its schema ``Box[int]``, not a valid AsyncAPI key."""
 
     item: T
+
+
+class Bare(WebSocketView[str, str]):
+    pass

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.routing import Route as StarletteRoute
 from starlette.routing import WebSocketRoute as StarletteWebSocketRoute
 
 from wskit.asyncapi import ASYNCAPI_VERSION, build
@@ -18,7 +19,7 @@ from wskit.asyncapi.schema import SchemaSet, normalise
 from wskit.contrib.starlette import WebSocketRoute
 from wskit.operations import OperationRouter
 
-from .sample import Author, Box, ChatMessage, Circle, Drawing, Echo, app, chat, health, ops
+from .sample import Author, Bare, Box, ChatMessage, Circle, Drawing, Echo, app, chat, health, ops
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "asyncapi-3.0.0.json").read_text())
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
@@ -81,7 +82,9 @@ def test_channels_addresses_and_parameters() -> None:
     channels = doc["channels"]
     assert list(channels) == ["rooms.room", "users.user_id.feed", "echo", "health"]
     assert channels["rooms.room"]["address"] == "/rooms/{room}"
-    assert channels["rooms.room"]["parameters"] == {"room": {"description": "Path parameter (string)."}}
+    assert channels["rooms.room"]["parameters"] == {
+        "room": {"description": "Path parameter (string)."}
+    }
     assert channels["users.user_id.feed"]["address"] == "/users/{user_id}/feed"
     assert channels["users.user_id.feed"]["parameters"]["user_id"]["description"] == (
         "Path parameter (integer)."
@@ -150,7 +153,10 @@ def wire(value: object) -> Any:
 
 
 def envelope_validator(doc: dict[str, Any], channel: str, message: str) -> jsonschema.Validator:
-    schema = {**doc["channels"][channel]["messages"][message]["payload"], "components": doc["components"]}
+    schema = {
+        **doc["channels"][channel]["messages"][message]["payload"],
+        "components": doc["components"],
+    }
     return jsonschema.Draft7Validator(schema)
 
 
@@ -158,10 +164,22 @@ def envelope_validator(doc: dict[str, Any], channel: str, message: str) -> jsons
     ("message", "value", "valid"),
     [
         ("chat.draw", {"type": "chat.draw", "payload": wire(Drawing("d", [Circle(1.0)]))}, True),
-        ("chat.draw", {"type": "chat.draw", "payload": {"name": "d", "shapes": [], "origin": [1.0, 2.0]}}, True),
-        ("chat.draw", {"type": "chat.draw", "payload": {"name": "d", "shapes": [], "origin": [1.0]}}, False),
+        (
+            "chat.draw",
+            {"type": "chat.draw", "payload": {"name": "d", "shapes": [], "origin": [1.0, 2.0]}},
+            True,
+        ),
+        (
+            "chat.draw",
+            {"type": "chat.draw", "payload": {"name": "d", "shapes": [], "origin": [1.0]}},
+            False,
+        ),
         ("chat.draw", {"type": "chat.draw", "payload": {"name": "", "shapes": []}}, False),
-        ("chat.draw", {"type": "chat.draw", "payload": {"name": "d", "shapes": [{"type": "hexagon"}]}}, False),
+        (
+            "chat.draw",
+            {"type": "chat.draw", "payload": {"name": "d", "shapes": [{"type": "hexagon"}]}},
+            False,
+        ),
         ("chat.draw", {"type": "chat.send", "payload": {"name": "d", "shapes": []}}, False),
         ("chat.send", {"type": "chat.send", "payload": {"text": "hi"}, "id": 3}, True),
         ("chat.send", {"type": "chat.send", "payload": {"text": "hi"}, "id": 1.5}, False),
@@ -171,7 +189,11 @@ def envelope_validator(doc: dict[str, Any], channel: str, message: str) -> jsons
             {"type": "chat.message", "payload": wire(ChatMessage(1, "x", Author("a")))},
             True,
         ),
-        ("chat.presence", {"type": "chat.presence", "payload": {"user": "u", "online": True}}, True),
+        (
+            "chat.presence",
+            {"type": "chat.presence", "payload": {"user": "u", "online": True}},
+            True,
+        ),
         ("chat.presence", {"type": "chat.presence", "payload": {"user": "u"}}, False),
     ],
 )
@@ -211,11 +233,16 @@ def test_a_router_view_or_handler_alone() -> None:
 def test_starlette_apps_and_mounts() -> None:
     async def raw(websocket: Any) -> None: ...
 
+    async def page(request: Any) -> Any: ...
+
     starlette = Starlette(
         routes=[
             WebSocketRoute("/chat/{room}", chat),
             Mount("/v1/{tenant}", routes=[WebSocketRoute("/rooms/{room:int}", ops)]),
             StarletteWebSocketRoute("/raw", raw),
+            StarletteRoute("/page", page),
+            WebSocketRoute("/x/{id}", Bare),
+            WebSocketRoute("/x.id", Bare),
         ]
     )
     doc = build(starlette, title="t", version="1")
@@ -223,7 +250,11 @@ def test_starlette_apps_and_mounts() -> None:
         "/chat/{room}",
         "/v1/{tenant}/rooms/{room}",
         "/raw",
+        "/x/{id}",
+        "/x.id",
     ]
+    assert list(doc["channels"])[-2:] == ["x.id", "x.id_2"]
+    assert "description" not in doc["channels"]["x.id"]
     assert set(doc["channels"]["v1.tenant.rooms.room"]["parameters"]) == {"tenant", "room"}
     # Operation keys used by two channels get the channel's name.
     assert "chat.send" in doc["operations"]
@@ -250,15 +281,31 @@ def test_keys_are_sanitised_and_unique() -> None:
     async def odd() -> int:
         return 1
 
+    @router.on("root.odd_name_x")
+    async def dotted() -> None: ...
+
     @router.on("odd_name_x")
     async def clash() -> None: ...
 
+    @router.on("echo", reply="echo")
+    async def echo(payload: str) -> str:
+        return payload
+
     doc = build(router, title="t", version="1")
-    assert set(doc["operations"]) == {"odd_name_x", "root.odd_name_x", "error"}
+    assert set(doc["operations"]) == {
+        "odd_name_x",
+        "root.odd_name_x",
+        "root.odd_name_x_2",
+        "echo",
+        "error",
+    }
+    assert doc["operations"]["echo"]["reply"]["messages"] == doc["operations"]["echo"]["messages"]
     assert set(doc["channels"]["root"]["messages"]) == {
         "odd_name_x",
         "odd_name_x.out",
+        "root.odd_name_x",
         "message.odd_name_x",
+        "echo",
         "error",
     }
     assert VALIDATOR.is_valid(doc)
@@ -270,34 +317,34 @@ def test_normalise_translates_2020_12_to_draft_07() -> None:
         "properties": {
             "pair": {"type": "array", "prefixItems": [{"type": "integer"}], "items": False},
             "open": {"type": "array", "prefixItems": [{"type": "integer"}]},
-            "ref": {"$ref": "#/components/schemas/A[int]", "description": "doc"},
+            "ref": {"$ref": "#/components/schemas/A", "description": "doc"},
             "$ref": {"type": "string"},
         },
         "$defs": {"X": {"dependentRequired": {"a": ["b"]}}},
         "discriminator": {"propertyName": "kind", "mapping": {}},
         "enum": [{"$ref": "not a schema"}],
     }
-    assert normalise(source, {"A[int]": "A_int_"}) == {
+    assert normalise(source) == {
         "type": "object",
         "properties": {
             "pair": {"type": "array", "items": [{"type": "integer"}], "additionalItems": False},
             "open": {"type": "array", "items": [{"type": "integer"}]},
-            "ref": {"allOf": [{"$ref": "#/components/schemas/A_int_"}], "description": "doc"},
+            "ref": {"allOf": [{"$ref": "#/components/schemas/A"}], "description": "doc"},
             "$ref": {"type": "string"},
         },
         "definitions": {"X": {"dependencies": {"a": ["b"]}}},
         "discriminator": "kind",
         "enum": [{"$ref": "not a schema"}],
     }
-    assert normalise({"$ref": "http://elsewhere/x"}) == {"$ref": "http://elsewhere/x"}
 
 
-def test_schema_set_renames_bad_component_names() -> None:
+def test_schema_set_shares_components_and_keeps_valid_names() -> None:
     schemas = SchemaSet()
     schemas.add([Box[int], Box[int], None, int])
     schemas.build()
     assert schemas.schema(Box[int]) == {"$ref": "#/components/schemas/Box_int_"}
     assert schemas.schema(None) == {"type": "null"}
+    assert schemas.schema(int) == {"type": "integer"}
     assert set(schemas.components) == {"Box_int_"}
 
 

@@ -61,13 +61,31 @@ def test_the_page_shows_operations_fields_and_examples() -> None:
     assert "/users/{user_id}/feed" in text
     assert "Path parameter (integer)." in text
     # Operations in both directions, with their replies and descriptions.
-    for name in ("chat.send", "chat.sent", "chat.draw", "chat.message", "chat.ping", "chat.ping.reply", "subscribe"):
+    for name in (
+        "chat.send",
+        "chat.sent",
+        "chat.draw",
+        "chat.message",
+        "chat.ping",
+        "chat.ping.reply",
+        "subscribe",
+    ):
         assert name in text, name
     assert "Client → server" in text
     assert "Server → client" in text
     assert "Post a message to the room." in text
     # Payload field names, with nested types linked to their schemas.
-    for field in ("text", "reply_to", "shapes", "origin", "layer", "radius", "side", "nonce", "code"):
+    for field in (
+        "text",
+        "reply_to",
+        "shapes",
+        "origin",
+        "layer",
+        "radius",
+        "side",
+        "nonce",
+        "code",
+    ):
         assert f"<code>{field}</code>" in page, field
     assert "What the drawing is called." in text
     assert "required" in text
@@ -128,7 +146,10 @@ def test_minimal_documents_render() -> None:
 _ODD: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "tuple": {"type": "array", "items": [{"type": "integer"}, {"type": "string", "format": "date"}]},
+        "tuple": {
+            "type": "array",
+            "items": [{"type": "integer"}, {"type": "string", "format": "date"}],
+        },
         "list": {"type": "array"},
         "map": {"type": "object", "additionalProperties": {"type": "integer"}},
         "multi": {"type": ["string", "null"]},
@@ -167,10 +188,10 @@ def test_examples_and_type_labels_cover_json_schema_shapes() -> None:
     }
     assert _example(document, {"$ref": "#/components/schemas/Self"}) is None  # bounded recursion
     labels = {name: _type_label(sub) for name, sub in _ODD["properties"].items()}
-    assert labels["tuple"] == 'integer, string <span class=muted>(date)</span>'.join(["[", "]"])
+    assert labels["tuple"] == "integer, string <span class=muted>(date)</span>".join(["[", "]"])
     assert labels["list"] == "array"
     assert labels["map"] == "map of integer"
     assert labels["multi"] == "string | null"
     assert labels["all"] == "integer &amp; any"
-    assert labels["enum"] == 'one of <code>&quot;a&quot;</code>, <code>&quot;b&quot;</code>'
+    assert labels["enum"] == "one of <code>&quot;a&quot;</code>, <code>&quot;b&quot;</code>"
     assert labels["bool_schema"] == "any"

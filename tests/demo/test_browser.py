@@ -204,7 +204,9 @@ def test_two_browsers_chat_see_presence_and_survive_a_restart(
     expect(bob.locator("#typing")).to_have_text("")
     assert bob.evaluate("window.pwned") is None
     send(bob, "hi alice! ça va? — Zoë")
-    expect(alice.locator("#messages li").last.locator(".text")).to_have_text("hi alice! ça va? — Zoë")
+    expect(alice.locator("#messages li").last.locator(".text")).to_have_text(
+        "hi alice! ça va? — Zoë"
+    )
 
     # A message in a room the other page is not looking at shows as unread there.
     alice.locator(".room-button", has_text="#lobby").click()

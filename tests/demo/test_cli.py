@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import signal
+import sys
+import threading
+from functools import partial
 
+import anyio
 import pytest
 
-from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env
-from wskit.demo.cli import configure, demo_config
+from tests._services import free_port
+from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env, create_app
+from wskit.demo.cli import configure, demo_config, main, run_demo, serve_demo
 from wskit.demo.status import ClearingStream, StatusLine
-from wskit.server import ServerOptions
+from wskit.server import Listening, ServerOptions
 
 
 def parse(*argv: str) -> tuple[argparse.Namespace, ServerOptions]:
@@ -137,3 +144,79 @@ def test_stderr_clears_the_status_line_first() -> None:
     assert out.getvalue().endswith("\r\x1b[2K")
     assert err.getvalue() == "a log record\n"
     assert stderr.closed is False  # other attributes pass through
+
+
+# --- serving (in this process) ------------------------------------------------------------
+
+
+async def http_get(port: int, path: str) -> bytes:
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        response = b""
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    response += await stream.receive()
+                except anyio.EndOfStream:
+                    return response
+
+
+async def test_run_demo_serves_and_draws_the_status_line() -> None:
+    port = free_port()
+    config = DemoConfig.for_address("127.0.0.1", port)
+    app = create_app(config)
+    stream = io.StringIO()
+    line = StatusLine(stream, app.chat, width=lambda: 200)
+    options = ServerOptions(port=port, log_level="warning", graceful_timeout=1.0)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        listening = await tg.start(
+            partial(run_demo, app, options, "test", line, stop=stop, interval=0.01)
+        )
+        assert listening.url == f"http://127.0.0.1:{port}"
+        response = await http_get(port, "/")
+        assert response.startswith(b"HTTP/1.1 200")
+        while stream.getvalue().count("\x1b[2K") < 2:
+            await anyio.sleep(0.01)
+        stop.set()
+    assert f"wskit demo http://127.0.0.1:{port} | 0 connections" in stream.getvalue()
+    assert stream.getvalue().endswith("\n")
+
+
+@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+def test_serve_demo_until_sigterm(
+    worker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import wskit.demo.cli as cli
+
+    announced = threading.Event()
+    original = cli._announce
+
+    def announce(listening: Listening, backend: str) -> None:
+        original(listening, backend)
+        announced.set()  # the signal handlers are installed before the server is announced
+
+    def terminate() -> None:
+        if announced.wait(20):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(cli, "_announce", announce)
+    port = free_port()
+    options = ServerOptions(port=port, worker=worker, log_level="warning")  # type: ignore[arg-type]
+    stderr = sys.stderr
+    thread = threading.Thread(target=terminate)
+    thread.start()
+    assert serve_demo(DemoConfig.for_address("127.0.0.1", port), options, status=True) == 0
+    thread.join()
+    assert sys.stderr is stderr
+    out = capsys.readouterr().out
+    assert f"wskit listening on http://127.0.0.1:{port}\n" in out
+    assert "(in-memory hub, one process)" in out
+    assert "\r\x1b[2Kwskit demo" in out
+
+
+def test_main_reports_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--origin", "not an origin"])
+    assert exited.value.code == 2
+    assert "not an origin" in capsys.readouterr().err

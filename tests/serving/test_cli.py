@@ -129,6 +129,9 @@ def test_help_lists_every_command_without_importing_them(
     for name in ("run", "demo", "asyncapi", "later"):
         assert name in out
     assert main([]) == 2  # no command: usage on stderr
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("wskit ")
 
 
 # --- wskit run errors (the serving itself is tested end to end in tests/integration) ----

@@ -110,4 +110,4 @@ def test_a_memory_hub_used_by_a_handler_is_found() -> None:
         await hub.publish("room", "hello")
 
     [found] = find_process_local(app)
-    assert found.endswith(".handler.<global hub> (Hub)")
+    assert found.endswith(".handler.<closure hub> (Hub)")

@@ -84,11 +84,13 @@ def _is_view(source: object) -> bool:
 
 
 def _key(name: str, taken: set[str], scope: str) -> str:
-    key = _BAD_KEY.sub("_", name)
+    key = base = _BAD_KEY.sub("_", name)
     if key in taken:
-        key = f"{scope}.{key}"
+        key = base = f"{scope}.{base}"
+    index = 1
     while key in taken:
-        key += "_"
+        index += 1
+        key = f"{base}_{index}"
     taken.add(key)
     return key
 

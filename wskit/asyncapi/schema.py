@@ -11,14 +11,14 @@ differences that matter for what msgspec emits, each fixed here:
 * Draft 07 ignores every keyword next to a ``$ref``; a ``$ref`` with siblings (a field's
   ``description`` or ``title``) is wrapped as ``{"allOf": [{"$ref": ...}], ...siblings}``.
 * ``$defs`` becomes ``definitions``; ``dependentRequired`` becomes ``dependencies``.
-* Component names must match ``^[\\w\\d.\\-_]+$``: others are renamed (``Page[int]`` becomes
-  ``Page_int_``) and every ``$ref`` to them is rewritten.
+
+Component names need no change: msgspec already writes names that fit AsyncAPI's key pattern
+(``^[\\w\\d.\\-_]+$``): ``Page[int]`` is ``Page_int_``, a clash is module-qualified.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 import msgspec
@@ -27,43 +27,31 @@ __all__ = ["REF_PREFIX", "SchemaSet", "normalise"]
 
 #: Where payload schemas live in the document.
 REF_PREFIX: Final = "#/components/schemas/"
-_BAD_KEY: Final = re.compile(r"[^\w.\-]")
 
 
-def _rewrite_ref(ref: str, renames: Mapping[str, str]) -> str:
-    if ref.startswith(REF_PREFIX):
-        name = ref[len(REF_PREFIX) :]
-        return REF_PREFIX + renames.get(name, name)
-    return ref
-
-
-def normalise(schema: Any, renames: Mapping[str, str] | None = None) -> Any:
+def normalise(schema: Any) -> Any:
     """Return ``schema`` (2020-12, as msgspec writes it) as an AsyncAPI 3.0 Schema Object.
 
     Args:
         schema: A JSON Schema value (a dict, or a list / scalar inside one).
-        renames: Component renames to apply to ``$ref`` targets.
     """
-    renames = renames or {}
     if isinstance(schema, list):
-        return [normalise(item, renames) for item in schema]
+        return [normalise(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "$ref":
-            out[key] = _rewrite_ref(value, renames)
-        elif key in ("properties", "$defs", "definitions", "patternProperties"):
+        if key in ("properties", "$defs", "definitions", "patternProperties"):
             target = "definitions" if key == "$defs" else key
-            out[target] = {name: normalise(sub, renames) for name, sub in value.items()}
+            out[target] = {name: normalise(sub) for name, sub in value.items()}
         elif key == "discriminator" and isinstance(value, dict):
             out[key] = value.get("propertyName", "")
         elif key == "dependentRequired":
             out["dependencies"] = dict(value)
-        elif key in ("enum", "const", "examples", "default", "required"):
+        elif key in ("$ref", "enum", "const", "examples", "default", "required"):
             out[key] = value  # data, not schemas: never rewritten
         else:
-            out[key] = normalise(value, renames)
+            out[key] = normalise(value)
     if "prefixItems" in out:
         extra = out.pop("items", None)
         out["items"] = out.pop("prefixItems")
@@ -105,20 +93,8 @@ class SchemaSet:
         schemas, components = msgspec.json.schema_components(
             self._types, ref_template=REF_PREFIX + "{name}"
         )
-        renames: dict[str, str] = {}
-        taken: set[str] = set()
-        for name in components:
-            new = _BAD_KEY.sub("_", name)
-            while new in taken:
-                new += "_"
-            taken.add(new)
-            if new != name:
-                renames[name] = new
-        self.components = {
-            renames.get(name, name): normalise(schema, renames)
-            for name, schema in sorted(components.items())
-        }
-        self._schemas = [normalise(schema, renames) for schema in schemas]
+        self.components = {name: normalise(schema) for name, schema in sorted(components.items())}
+        self._schemas = [normalise(schema) for schema in schemas]
 
     def schema(self, tp: object) -> Any:
         """The normalised schema of ``tp`` (registered with :meth:`add`, after :meth:`build`)."""

@@ -1,6 +1,6 @@
 """What a router or a view does with input it cannot handle, and with a handler that fails.
 
-Bad input is sorted into one of three machine-readable codes, each with the close code it
+Bad input is sorted into one of four machine-readable codes, each with the close code it
 maps to when the policy is ``"close"``:
 
 =====================  ===================================================  =========
@@ -10,6 +10,8 @@ code                   cause                                                clos
                        type field
 ``unknown_operation``  the type names no operation                          1003
 ``invalid_payload``    the payload (or the id) does not fit its type        1007
+``unsupported_frame``  a binary frame on a JSON (text) connection, or a     1003
+                       text frame on a MessagePack (binary) one
 =====================  ===================================================  =========
 
 With the ``"reply"`` policy (the default) the client gets an error envelope (see
@@ -62,11 +64,13 @@ _CLOSE_CODES: Final[dict[str, int]] = {
     "malformed": CloseCode.INVALID_FRAME_PAYLOAD_DATA,
     "unknown_operation": CloseCode.UNSUPPORTED_DATA,
     "invalid_payload": CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+    "unsupported_frame": CloseCode.UNSUPPORTED_DATA,
 }
 _REASONS: Final[dict[str, str]] = {
     "malformed": "malformed message",
     "unknown_operation": "unknown operation",
     "invalid_payload": "invalid payload",
+    "unsupported_frame": "unsupported frame type",
 }
 
 
@@ -92,7 +96,8 @@ class BadMessage:
     """A message that could not be handled, sorted into an error code.
 
     Attributes:
-        code: ``"malformed"``, ``"unknown_operation"`` or ``"invalid_payload"``.
+        code: ``"malformed"``, ``"unknown_operation"``, ``"invalid_payload"`` or
+            ``"unsupported_frame"``.
         message: A safe, human-readable description.
         operation: The operation name the message carried, if it carried a string one.
         path: msgspec's path to the bad value, when the problem is in a value.

@@ -25,10 +25,10 @@ import anyio
 import msgspec
 
 from .._state import State
-from ..codecs import JSON, MSGPACK, Codec, translate_decode_error
-from ..exceptions import Denied, MessageTooBig, Timeout, WebSocketDisconnect
+from ..codecs import Codec, translate_decode_error
+from ..exceptions import Denied, FrameTypeError, MessageTooBig, Timeout, WebSocketDisconnect
 from ..status import CloseCode
-from .errors import classify
+from .errors import BadMessage, classify
 from .injection import UNSET
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Session:
         "_hub",
         "app",
         "bad",
-        "codecs",
+        "codec",
         "deadline",
         "loop_task",
         "names",
@@ -94,11 +94,8 @@ class Session:
         self.names = names
         self.app: object = ws.scope.get("app")
         self._hub = router.hub if router.hub is not None else getattr(self.app, "hub", None)
-        codec = ws.codec
-        self.codecs: tuple[Codec, Codec] = (
-            JSON if codec.binary else codec,
-            codec if codec.binary else MSGPACK,
-        )
+        #: The connection's codec: its frame kind and its decoders.
+        self.codec: Codec = ws.codec
         self.pending: dict[str, _Pending] = {}
         self.next_id = 0
         self.bad = 0
@@ -118,10 +115,10 @@ class Session:
             )
         return self._hub
 
-    def route_reply(self, data: str | bytes, binary: bool) -> bool:
+    def route_reply(self, data: str | bytes) -> bool:
         """Hand a client's reply to the server request waiting for it. ``False``: not a reply."""
         try:
-            name, rid = self.router.envelope.probe(data, binary)
+            name, rid = self.router.envelope.probe(data, self.codec.binary)
         except (msgspec.DecodeError, RecursionError):
             return False
         pending = self.pending.pop(rid, None) if type(rid) is str else None
@@ -131,7 +128,7 @@ class Session:
             self.pending[rid] = pending  # type: ignore[index]
             return False
         try:
-            pending.value = self.codecs[binary].decoder(pending.struct)(data).payload
+            pending.value = self.codec.decoder(pending.struct)(data).payload
         except (msgspec.DecodeError, RecursionError) as exc:
             pending.error = translate_decode_error(exc)
         pending.event.set()
@@ -187,15 +184,14 @@ async def serve(router: OperationRouter, ws: WebSocket) -> None:
 async def _loop(
     router: OperationRouter, compiled: Compiled, ws: WebSocket, session: Session
 ) -> None:
-    text_codec, binary_codec = session.codecs
-    decode_text: Any = _no_operations
-    decode_binary: Any = _no_operations
-    if compiled.union is not None:
-        decode_text = text_codec.decoder(compiled.union)
-        decode_binary = binary_codec.decoder(compiled.union)
+    # The hot path. The connection's codec fixes the frame kind (text for JSON, binary for
+    # MessagePack), so a frame is read with the connection's own fast path and decoded by the
+    # codec's cached decoder of the union; the other kind of frame is "unsupported" (1003).
+    codec = session.codec
+    decode: Any = _no_operations if compiled.union is None else codec.decoder(compiled.union)
+    receive = ws.receive_bytes if codec.binary else ws.receive_text
     table = compiled.table
-    encode = ws.codec.encode_frame
-    receive = ws.receive
+    encode = codec.encode_frame
     send_frame = ws.send_frame
     failed = router.errors.failed
     idle = router.idle_timeout
@@ -205,24 +201,25 @@ async def _loop(
         if idle is not None:
             session.deadline = clock() + idle
         try:
-            message = await receive()
-        except MessageTooBig:
-            return  # the connection already closed itself with 1009
+            data = await receive()
+        except (WebSocketDisconnect, MessageTooBig):
+            return  # the client left, or the connection closed itself with 1009
+        except FrameTypeError as exc:
+            if await _reject(router, ws, session, _unsupported(exc)):
+                return
+            continue
         except Timeout:  # Limits.receive_timeout: the same as an idle timeout
             await ws.close(CloseCode.POLICY_VIOLATION, "idle timeout")
             return
         if idle is not None:
             session.deadline = _INF
-        if message["type"] != "websocket.receive":
-            return
-        text = message.get("text")
         try:
-            if text is not None:
-                env = decode_text(text)
-            else:
-                env = decode_binary(message.get("bytes") or b"")
+            env = decode(data)
         except (msgspec.DecodeError, RecursionError) as exc:
-            if await _bad(router, compiled, ws, session, message, exc):
+            if session.pending and session.route_reply(data):
+                continue
+            bad = classify(data, codec.binary, exc, router.envelope, compiled.names)
+            if await _reject(router, ws, session, bad):
                 return
             continue
         route = table[env.__class__]
@@ -242,21 +239,16 @@ async def _loop(
                 return
 
 
-async def _bad(
-    router: OperationRouter,
-    compiled: Compiled,
-    ws: WebSocket,
-    session: Session,
-    message: dict[str, Any] | Any,
-    exc: Exception,
+def _unsupported(exc: FrameTypeError) -> BadMessage:
+    return BadMessage(
+        "unsupported_frame",
+        f"this connection speaks {exc.expected} frames, not {exc.received} frames",
+    )
+
+
+async def _reject(
+    router: OperationRouter, ws: WebSocket, session: Session, bad: BadMessage
 ) -> bool:
-    """The error path of the loop: a reply to a server request, or bad input."""
-    text = message.get("text")
-    binary = text is None
-    data: str | bytes = (message.get("bytes") or b"") if binary else str(text)
-    if session.pending and session.route_reply(data, binary):
-        return False
-    bad = classify(data, binary, exc, router.envelope, compiled.names)
     session.bad += 1
     return await router.errors.reject(ws, bad, session.bad)
 

@@ -40,6 +40,12 @@ from ._common import (
 )
 from ._websocket import WebSocketTestSession
 
+# Tracebacks and reprs name the public module, not the private one that defines the class.
+for _public in (ClientDisconnected, HTTPResponse, LifespanError, TestClient, WebSocketDenied):
+    _public.__module__ = __name__
+WebSocketTestSession.__module__ = __name__
+del _public
+
 __all__ = [
     "TIMEOUT_FACTOR_ENV",
     "ClientDisconnected",

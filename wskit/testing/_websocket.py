@@ -242,7 +242,9 @@ class WebSocketTestSession:
 
         The application's ``receive`` returns the messages already sent, then
         ``websocket.disconnect`` with ``code`` and ``reason``. Calling it again does nothing
-        more than waiting again.
+        more than waiting again. To hand the application a code no client may send (1005, or
+        1006 for a lost connection), use :meth:`send` with a raw ``websocket.disconnect``, or
+        :meth:`drop`.
 
         Raises:
             ValueError: If ``code`` is not one an endpoint may send, or ``reason`` is over 123
