@@ -416,7 +416,10 @@ class WebSocket(HTTPConnection):
             await self._check_size(message)
             return cast(message)
         try:
-            text = message.get("text")
+            try:
+                text = message["text"]  # a subscript is cheaper than .get() when it is there
+            except KeyError:
+                text = None
             if text is not None:
                 if len(text) > self._recv_chars:
                     await self._check_size(message)
@@ -443,7 +446,10 @@ class WebSocket(HTTPConnection):
                 self._receiving = False
             if message["type"] != "websocket.receive":
                 self._unusual(message)
-            text = message.get("text")
+            try:
+                text = message["text"]  # a subscript is cheaper than .get() when it is there
+            except KeyError:
+                text = None
             if text is not None and len(text) <= self._recv_chars:
                 return text  # type: ignore[no-any-return]
             await self._check_size(message)
@@ -664,17 +670,19 @@ class WebSocket(HTTPConnection):
             TypeError: The codec cannot encode ``value`` (nothing is sent).
         """
         frame: str | bytes
-        if type(value) is str:
-            key, frame = "text", value
-        elif type(value) is bytes:
-            key, frame = "bytes", value
-        elif self._encode_binary:
-            key, frame = "bytes", self._encode(value)
+        cls = type(value)
+        if cls is not str and cls is not bytes:
+            frame = self._encode(value)
+            if not self._encode_binary:
+                frame = frame.decode()
         else:
-            key, frame = "text", self._encode(value).decode()
+            frame = value  # type: ignore[assignment]
         if self._fast and timeout is None and len(frame) <= self._send_chars:
             try:
-                await self._send({"type": "websocket.send", key: frame})
+                if type(frame) is str:
+                    await self._send({"type": "websocket.send", "text": frame})
+                else:
+                    await self._send({"type": "websocket.send", "bytes": frame})
             except OSError:
                 raise self._transport_lost() from None
             return

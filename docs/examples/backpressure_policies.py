@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 from wskit.pubsub import Hub
 
 # --8<-- [start:app]

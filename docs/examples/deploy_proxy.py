@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypercorn.middleware import ProxyFixMiddleware
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 
 # --8<-- [start:app]
 realtime = App(origins=["https://chat.example.com"])

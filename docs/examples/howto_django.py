@@ -23,8 +23,7 @@ django_app = get_asgi_application()  # first: it sets Django up before models ar
 from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from wskit import WebSocket  # noqa: E402
-from wskit.app import App  # noqa: E402
+from wskit import App, WebSocket  # noqa: E402
 
 application = App(http_app=django_app, origins=["https://www.example.com"])
 

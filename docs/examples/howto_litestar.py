@@ -5,8 +5,7 @@ from __future__ import annotations
 from litestar import Litestar, asgi, get
 from litestar.types import Receive, Scope, Send
 
-from wskit import WebSocket
-from wskit.app import Registry
+from wskit import Registry, WebSocket
 from wskit.contrib.starlette import Endpoint
 
 

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from wskit import Limits, WebSocket
-from wskit.app import App, Registry
+from wskit import App, Limits, Registry, WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 
 

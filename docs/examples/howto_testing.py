@@ -5,9 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from wskit import WebSocket, WebSocketDisconnect
-from wskit.app import App
-from wskit.exceptions import Denied
+from wskit import App, Denied, WebSocket, WebSocketDisconnect
 from wskit.testing import TestClient, WebSocketDenied
 
 # --8<-- [start:app]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from wskit import WebSocket, WebSocketDisconnect
-from wskit.app import App
+from wskit import App, WebSocket, WebSocketDisconnect
 
 app = App()
 
@@ -40,7 +39,7 @@ async def ticker(ws: WebSocket) -> None:
 
 # --8<-- [start:serve]
 def main() -> None:
-    from wskit.server import serve
+    from wskit import serve
 
     serve(app, "127.0.0.1", 8000, worker="trio")  # or: wskit run howto_trio:app --worker trio
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from wskit import Limits, WebSocket
-from wskit.app import App
+from wskit import App, Limits, WebSocket
 
 # --8<-- [start:limits]
 app = App(limits=Limits(max_message_size=64 * 1024))  # every route: 64 KiB

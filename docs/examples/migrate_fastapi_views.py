@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from wskit.app import App
-from wskit.routing import Route
+from wskit import App, Route
 from wskit.views import WebSocketView
 
 

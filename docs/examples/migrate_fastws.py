@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 from wskit.asyncapi import AsyncAPIApp
 from wskit.operations import OperationRouter
 from wskit.pubsub import Hub

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 
 # --8<-- [start:app]
 app = App()  # view.py: app = new_app()

@@ -13,8 +13,8 @@ import logging
 import os
 import time
 
-from wskit import Limits, WebSocket
-from wskit.app import App
+from wskit import App, Limits, WebSocket
+from wskit.ratelimit import RateLimit
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ app = App(
     origins=["https://chat.example.com"],  # the pages allowed to open a socket (CSWSH)
     authenticate=authenticate,
     limits=Limits(max_message_size=64 * 1024),  # 64 KiB is plenty for chat
+    rate_limit=RateLimit(messages_per_second=10, bytes_per_second=64 * 1024),  # else 1008
+    idle_timeout=300,  # a client silent for 5 minutes is closed with 1008
     max_connections=5_000,
 )
 
@@ -75,6 +77,8 @@ async def whoami(ws: WebSocket) -> None:
     user: str = ws.state.user
     async with ws:
         await ws.send_data({"user": user})
+        async for text in ws.iter_text():
+            await ws.send_data({"user": user, "echo": text})
 
 
 # --8<-- [end:hook]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from wskit import Limits, WebSocket
-from wskit.app import App
-from wskit.routing import Route
+from wskit import App, Limits, Route, WebSocket
 
 logger = logging.getLogger(__name__)
 

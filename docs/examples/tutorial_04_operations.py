@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 from wskit.asyncapi import AsyncAPIApp
 from wskit.operations import OperationError, OperationRouter
 

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import anyio
 import msgspec
 
-from wskit import WebSocket
-from wskit.app import App
+from wskit import App, WebSocket
 from wskit.pubsub import Hub, RedisBackend
 
 

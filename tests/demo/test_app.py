@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from wskit.demo.app import DemoConfig, create_app
-from wskit.demo.protocol import MAX_ROOMS
+from wskit.demo.app import CONFIG_ENV, DemoApp, DemoConfig, create_app
+from wskit.demo.protocol import MAX_ROOMS, ChatMessage, Member, Presence
+from wskit.demo.store import MemoryStore
+from wskit.exceptions import BackendUnavailable
 from wskit.testing import TestClient, WebSocketDenied, WebSocketTestSession
 
 ORIGIN = "http://127.0.0.1:8000"
@@ -303,3 +305,82 @@ async def test_typing_news_is_not_repeated_and_needs_the_room(client: TestClient
             ("typing", False),
             ("message.new", None),
         ]
+
+
+class FlakyStore(MemoryStore):
+    """A memory store that fails like an unreachable Redis while ``down`` is set."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise BackendUnavailable("the store is down")
+
+    async def join(self, room: str, member: Member) -> Presence:
+        self._check()
+        return await super().join(room, member)
+
+    async def leave(self, room: str, member: Member) -> Presence:
+        self._check()
+        return await super().leave(room, member)
+
+    async def add_message(self, message: ChatMessage) -> None:
+        self._check()
+        await super().add_message(message)
+
+
+async def test_a_store_outage_is_an_error_reply_not_a_crash() -> None:
+    store = FlakyStore()
+    async with (
+        TestClient(create_app(DemoConfig(), store=store)) as client,
+        chat(client, "alice") as alice,
+    ):
+        await join(alice, "lobby")
+        store.down = True
+        await request(alice, "room.join", {"room": "other"}, 2)
+        error = await receive(alice, "error")
+        assert (error["payload"]["code"], error["id"]) == ("unavailable", 2)
+        await request(alice, "message.send", {"room": "lobby", "text": "lost"}, 3)
+        assert (await receive(alice, "error"))["payload"]["code"] == "unavailable"
+        # the failed join left nothing behind
+        await request(alice, "message.send", {"room": "other", "text": "never joined"}, 4)
+        assert (await receive(alice, "error"))["payload"]["code"] == "not_in_room"
+        store.down = False
+        await join(alice, "other", 5)
+        store.down = True
+        await request(alice, "room.leave", {"room": "lobby"}, 6)
+        assert (await receive(alice, "room.left"))["id"] == 6
+        # the connection ends while the store is down (leaving "other" fails): nothing raised
+
+
+async def test_the_chat_needs_its_lifespan() -> None:
+    chat_server = create_app().chat
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = chat_server.hub
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = chat_server.store
+
+
+async def test_favicon(client: TestClient) -> None:
+    icon = await client.http("GET", "/favicon.ico")
+    assert icon.status == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.body.startswith(b"<svg")
+
+
+def test_worker_processes_import_the_app_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import msgspec
+
+    import wskit.demo.app as module
+
+    config = DemoConfig(origins=("http://example.com:1",), history=4)
+    monkeypatch.setenv(CONFIG_ENV, msgspec.json.encode(config).decode())
+    monkeypatch.setattr(module, "_app", None)
+    app = module.app
+    assert isinstance(app, DemoApp)
+    assert app.chat.config == config
+    assert module.app is app
+    with pytest.raises(AttributeError, match="nothing"):
+        _ = module.nothing

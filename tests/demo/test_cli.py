@@ -161,11 +161,25 @@ async def http_get(port: int, path: str) -> bytes:
                     return response
 
 
+class Screen(io.StringIO):
+    """A fake terminal that says when the status line has been drawn twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redrawn = anyio.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if self.getvalue().count("\x1b[2K") >= 2:
+            self.redrawn.set()
+        return written
+
+
 async def test_run_demo_serves_and_draws_the_status_line() -> None:
     port = free_port()
     config = DemoConfig.for_address("127.0.0.1", port)
     app = create_app(config)
-    stream = io.StringIO()
+    stream = Screen()
     line = StatusLine(stream, app.chat, width=lambda: 200)
     options = ServerOptions(port=port, log_level="warning", graceful_timeout=1.0)
     stop = anyio.Event()
@@ -176,8 +190,8 @@ async def test_run_demo_serves_and_draws_the_status_line() -> None:
         assert listening.url == f"http://127.0.0.1:{port}"
         response = await http_get(port, "/")
         assert response.startswith(b"HTTP/1.1 200")
-        while stream.getvalue().count("\x1b[2K") < 2:
-            await anyio.sleep(0.01)
+        with anyio.fail_after(10):
+            await stream.redrawn.wait()
         stop.set()
     assert f"wskit demo http://127.0.0.1:{port} | 0 connections" in stream.getvalue()
     assert stream.getvalue().endswith("\n")

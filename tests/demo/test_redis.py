@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
 import pytest
 
 from tests._services import redis_server
@@ -30,7 +31,7 @@ async def test_two_servers_share_rooms_presence_and_history(redis_url: str) -> N
 
     async with coredis.Redis.from_url(redis_url) as redis:
         await redis.flushall()
-    config = DemoConfig(redis_url=redis_url, history=5)
+    config = DemoConfig(redis_url=redis_url, history=5, presence_ttl=0.3)
     async with TestClient(create_app(config)) as one, TestClient(create_app(config)) as two:
         async with chat(one, "alice") as alice, chat(two, "bob") as bob:
             assert alice.sid.split("-")[0] != bob.sid.split("-")[0]  # type: ignore[attr-defined]
@@ -48,9 +49,28 @@ async def test_two_servers_share_rooms_presence_and_history(redis_url: str) -> N
             await request(alice, "typing", {"room": "lobby", "active": True}, None)
             typing = await receive(bob, "typing", skip=("message.new", "message.sent"))
             assert typing["payload"]["name"] == "alice"
-        # Both left: a third visitor finds the room empty but its history kept.
-        async with chat(one, "carol") as carol:
-            history, presence = await join(carol, "lobby")
-            assert names(presence) == ["carol"]
+            # Longer than presence_ttl: only each server's refresher keeps its members listed.
+            await anyio.sleep(0.6)
+            async with chat(two, "carol") as carol:
+                _, presence = await join(carol, "lobby")
+                assert names(presence) == ["alice", "bob", "carol"]
+        # All left: a new visitor finds the room empty but its history kept.
+        async with chat(one, "dave") as dave:
+            history, presence = await join(dave, "lobby")
+            assert names(presence) == ["dave"]
             texts = [m["text"] for m in history["payload"]["messages"]]
             assert texts == ["before bob", "hi from two"]
+
+
+async def test_no_history_in_redis(redis_url: str) -> None:
+    import coredis
+
+    from wskit.demo.protocol import ChatMessage
+    from wskit.demo.store import RedisStore
+
+    async with coredis.Redis.from_url(redis_url, decode_responses=True) as client:
+        await client.flushall()
+        store = RedisStore(client, history=0)
+        await store.add_message(ChatMessage("lobby", "1", "s", "n", "text", 1))
+        assert await store.history("lobby") == []
+        assert await client.keys("wskit-demo:*") == set()

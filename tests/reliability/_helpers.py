@@ -18,7 +18,13 @@ import pytest
 
 from wskit._types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Recorder", "Records", "count_tasks", "settled_tasks"]
+__all__ = ["ASYNCIO_CLIENT", "Recorder", "Records", "count_tasks", "settled_tasks"]
+
+#: For tests that drive a real server with the ``websockets`` client, which runs on asyncio
+#: only: the test's own loop is asyncio, the server's loop is the ``worker`` parameter.
+ASYNCIO_CLIENT = pytest.mark.parametrize(
+    "anyio_backend", [pytest.param(("asyncio", {}), id="client-asyncio")]
+)
 
 
 class Records:

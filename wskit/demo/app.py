@@ -168,13 +168,16 @@ class ChatServer:
 
     Args:
         config: The demo's settings.
+        store: Where presence and history live (default: memory, or Redis when
+            ``config.redis_url`` is set).
     """
 
-    def __init__(self, config: DemoConfig | None = None) -> None:
+    def __init__(self, config: DemoConfig | None = None, *, store: RoomStore | None = None) -> None:
         self.config = config or DemoConfig()
         self.stats = Stats()
         self.router = self._build_router()
         self._hub: Hub | None = None
+        self._given_store = store
         self._store: RoomStore | None = None
         self._clients: dict[int, _Client] = {}
         self._node = secrets.token_hex(3)
@@ -204,30 +207,35 @@ class ChatServer:
         config = self.config
         async with AsyncExitStack() as stack:
             backend: Backend
+            store = self._given_store
             if config.redis_url is None:
                 backend = MemoryBackend()
-                self._store = MemoryStore(history=config.history)
+                store = store or MemoryStore(history=config.history)
             else:
                 import coredis
 
                 from wskit.pubsub import RedisBackend
 
                 backend = RedisBackend(config.redis_url)
-                client = coredis.Redis.from_url(config.redis_url, decode_responses=True)
-                await stack.enter_async_context(client)
-                self._store = RedisStore(
-                    client, history=config.history, presence_ttl=config.presence_ttl
-                )
+                if store is None:
+                    client = coredis.Redis.from_url(config.redis_url, decode_responses=True)
+                    await stack.enter_async_context(client)
+                    store = RedisStore(
+                        client, history=config.history, presence_ttl=config.presence_ttl
+                    )
             hub = Hub(backend, max_queue=config.outbox, overflow="drop_oldest")
             self._hub = await stack.enter_async_context(hub)
-            async with anyio.create_task_group() as tg:
-                if isinstance(self._store, RedisStore):
-                    tg.start_soon(self._refresh_presence, config.presence_ttl / 3)
-                try:
-                    yield
-                finally:
-                    tg.cancel_scope.cancel()
-            self._hub = self._store = None
+            self._store = store
+            try:
+                async with anyio.create_task_group() as tg:
+                    if isinstance(store, RedisStore):
+                        tg.start_soon(self._refresh_presence, store.presence_ttl / 3)
+                    try:
+                        yield
+                    finally:
+                        tg.cancel_scope.cancel()
+            finally:
+                self._hub = self._store = None
 
     async def _refresh_presence(self, every: float) -> None:
         while True:
@@ -462,13 +470,14 @@ class DemoApp(App):
         self.add_route("/ws", chat.endpoint, name="chat", authenticate=authenticate)
 
 
-def create_app(config: DemoConfig | None = None) -> DemoApp:
+def create_app(config: DemoConfig | None = None, *, store: RoomStore | None = None) -> DemoApp:
     """Build the demo chat app.
 
     Args:
         config: The settings (default: :class:`DemoConfig` for ``http://127.0.0.1:8000``).
+        store: Where presence and history live (default: chosen from ``config``).
     """
-    return DemoApp(ChatServer(config))
+    return DemoApp(ChatServer(config, store=store))
 
 
 def config_from_env(environ: Mapping[str, str] | None = None) -> DemoConfig:
