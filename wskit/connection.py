@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
 
@@ -506,7 +506,7 @@ class WebSocket(HTTPConnection):
         except (msgspec.DecodeError, RecursionError) as exc:
             raise translate_decode_error(exc) from None
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    async def iter_text(self) -> AsyncGenerator[str, None]:
         """Yield text frames until the client leaves (``close_code`` stays readable)."""
         try:
             while True:
@@ -514,7 +514,7 @@ class WebSocket(HTTPConnection):
         except WebSocketDisconnect:
             pass
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary frames until the client leaves (``close_code`` stays readable)."""
         try:
             while True:
@@ -522,7 +522,7 @@ class WebSocket(HTTPConnection):
         except WebSocketDisconnect:
             pass
 
-    async def iter_json(self) -> AsyncIterator[Any]:
+    async def iter_json(self) -> AsyncGenerator[Any, None]:
         """Yield JSON messages until the client leaves (``close_code`` stays readable)."""
         try:
             while True:
@@ -530,7 +530,7 @@ class WebSocket(HTTPConnection):
         except WebSocketDisconnect:
             pass
 
-    async def iter_data(self, tp: type[T]) -> AsyncIterator[T]:
+    async def iter_data(self, tp: type[T]) -> AsyncGenerator[T, None]:
         """Yield messages decoded as ``tp`` until the client leaves.
 
         A message that does not decode raises out of the iterator; iterate again to go on.
@@ -695,7 +695,9 @@ class WebSocket(HTTPConnection):
 
         Finite numbers, strings, lists and dicts encode exactly as ``json.dumps(data,
         separators=(",", ":"), ensure_ascii=False)``; msgspec also encodes dataclasses, Structs,
-        datetimes and UUIDs. NaN and infinities, which are not JSON, are sent as ``null``.
+        datetimes and UUIDs. NaN and infinities are not JSON: msgspec sends them as ``null``,
+        except in a message that also holds a float written with an exponent, which takes the
+        stdlib path and gets Starlette's ``NaN``/``Infinity`` tokens. Send finite numbers.
         """
         if mode not in ("text", "binary"):
             raise RuntimeError('The "mode" argument should be "text" or "binary".')
@@ -844,7 +846,9 @@ class WebSocket(HTTPConnection):
         if exc is None:
             await self.close(CloseCode.NORMAL_CLOSURE)
             return False
-        if isinstance(exc, WebSocketDisconnect):
+        if isinstance(exc, WebSocketDisconnect) or (
+            isinstance(exc, BaseExceptionGroup) and exc.split(WebSocketDisconnect)[1] is None
+        ):
             return True
         if isinstance(exc, anyio.get_cancelled_exc_class()):
             code: int = CloseCode.GOING_AWAY

@@ -207,8 +207,11 @@ class FrameTypeError(WskitError, TypeError):
 class UnexpectedMessage(WskitError):
     """``expect()`` received a message other than the one it expected.
 
-    The received message is consumed; it is kept on ``received``.
+    The received message is consumed; it is kept on ``received``. Uncaught, it closes the
+    connection with 1008: the client did not follow the conversation.
     """
+
+    close_code: ClassVar[int | None] = CloseCode.POLICY_VIOLATION
 
     def __init__(self, expected: object, received: object) -> None:
         self.expected = expected
@@ -268,7 +271,12 @@ class UnknownOperation(WskitError, LookupError):
 
 
 class Timeout(WskitError, TimeoutError):
-    """A receive, send or request deadline passed."""
+    """A receive, send or request deadline passed.
+
+    Uncaught, it closes the connection with 1008: the client was idle, or too slow to read.
+    """
+
+    close_code: ClassVar[int | None] = CloseCode.POLICY_VIOLATION
 
 
 class WouldBlock(WskitError):

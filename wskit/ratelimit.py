@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 if TYPE_CHECKING:
     from ._types import Message
 
-__all__ = ["RateLimit", "RateLimitPolicy", "TokenBucket", "message_size"]
+__all__ = ["RateLimit", "RateLimitPolicy", "TokenBucket", "message_size", "utf8_size"]
 
 #: What happens to a message over the limit: close with 1008, or drop it with an error reply.
 RateLimitPolicy: TypeAlias = Literal["close", "reply"]
 
 _INF: Final = math.inf
+_CHUNK: Final = 2**16
 
 
 def _rate(name: str, value: float | None) -> float | None:
@@ -186,11 +187,22 @@ class TokenBucket:
         return self._messages, self._bytes
 
 
+def utf8_size(text: str) -> int:
+    """The UTF-8 size of ``text`` in bytes, without ever holding a copy over 64 KiB."""
+    if text.isascii():  # O(1) in CPython: the common case costs no encode
+        return len(text)
+    if len(text) <= _CHUNK:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(
+        len(text[start : start + _CHUNK].encode("utf-8", "surrogatepass"))
+        for start in range(0, len(text), _CHUNK)
+    )
+
+
 def message_size(message: Message) -> int:
     """The size of an ASGI ``websocket.receive`` message's payload, in bytes (UTF-8 for text)."""
     text = message.get("text")
     if isinstance(text, str):
-        # str.isascii() is O(1) in CPython: the common case costs no encode.
-        return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        return utf8_size(text)
     data = message.get("bytes")
     return len(data) if isinstance(data, bytes | bytearray | memoryview) else 0

@@ -237,14 +237,30 @@ def _close_sockets(sockets: Sockets, options: ServerOptions, *, unlink: bool = T
             pass
 
 
+def _find_shutdown(app: object) -> Any:
+    """Find the async ``shutdown`` of ``app``, or of the app a middleware wraps.
+
+    Middleware such as hypercorn's ``ProxyFixMiddleware`` or Starlette's keep the wrapped app
+    in ``.app``; following that chain (a few links at most) keeps the drain working behind them.
+    """
+    for _ in range(8):
+        shutdown = getattr(app, "shutdown", None)
+        if shutdown is not None and inspect.iscoroutinefunction(shutdown):
+            return shutdown
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
 async def _drain(app: object, timeout: float | None) -> None:
     """Await ``app.shutdown(timeout=...)`` (or ``app.shutdown()``) if the app has one.
 
     ``timeout=None`` calls ``shutdown()`` without a deadline, so the app's own default
     applies; the server still gives up after :data:`DRAIN_BACKSTOP` seconds.
     """
-    shutdown = getattr(app, "shutdown", None)
-    if shutdown is None or not inspect.iscoroutinefunction(shutdown):
+    shutdown = _find_shutdown(app)
+    if shutdown is None:
         return
     try:
         accepts_timeout = "timeout" in inspect.signature(shutdown).parameters

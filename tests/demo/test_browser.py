@@ -124,6 +124,7 @@ def server(tmp_path: Path) -> Iterator[DemoServer]:
         yield demo
     finally:
         demo.stop()
+        print(f"--- wskit demo output ---\n{demo.log}")  # shown when the test fails
 
 
 @pytest.fixture

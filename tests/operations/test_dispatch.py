@@ -245,19 +245,41 @@ async def test_messagepack_binary_frames() -> None:
     ):
         await conn.send_bytes(request)
         reply = msgspec.msgpack.decode(await conn.receive_bytes())
-        # A JSON text frame on a MessagePack connection decodes too; replies use the codec.
+        # The codec fixes the frame kind: a text frame on a MessagePack connection is unsupported.
         await conn.send_json({"type": "chat.send", "payload": {"room": "r", "text": "x"}, "id": 3})
-        second = msgspec.msgpack.decode(await conn.receive_bytes())
+        error = msgspec.msgpack.decode(await conn.receive_bytes())
     assert reply == {"type": "chat.sent", "payload": {"seq": 1}, "id": 2}
-    assert second["id"] == 3
+    assert error == {
+        "type": "error",
+        "payload": {
+            "code": "unsupported_frame",
+            "message": "this connection speaks bytes frames, not text frames",
+            "operation": None,
+            "path": None,
+        },
+        "id": None,
+    }
 
 
-async def test_json_connection_accepts_binary_messagepack() -> None:
+async def test_json_connection_refuses_binary_frames() -> None:
     ops = chat_router()
     request = msgspec.msgpack.encode({"type": "chat.send", "payload": {"room": "r", "text": "hi"}})
     async with TestClient(asgi(ops)) as client, client.websocket_connect("/") as conn:
         await conn.send_bytes(request)
-        assert await conn.receive_json() == {"type": "chat.sent", "payload": {"seq": 1}}
+        error = await conn.receive_json()
+        await conn.send({"type": "websocket.receive"})  # neither text nor bytes
+        empty = await conn.receive_json()
+    assert error["payload"]["code"] == "unsupported_frame"
+    assert error["payload"]["message"] == "this connection speaks text frames, not bytes frames"
+    assert empty["payload"]["code"] == "unsupported_frame"
+    async with (
+        TestClient(asgi(chat_router(on_bad_input="close"))) as client,
+        client.websocket_connect("/") as conn,
+    ):
+        await conn.send_bytes(request)
+        with pytest.raises(WebSocketDisconnect):
+            await conn.receive_text()
+    assert (conn.close_code, conn.close_reason) == (1003, "unsupported frame type")
 
 
 async def test_subprotocol_negotiation_selects_the_codec() -> None:

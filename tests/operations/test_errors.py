@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from wskit.codecs import MSGPACK
 from wskit.exceptions import ValidationError, WebSocketDisconnect
 from wskit.operations import OperationError, OperationRouter
 from wskit.operations.envelope import DEFAULT_FORMAT
@@ -142,20 +143,24 @@ async def test_bad_input_closes_under_the_close_policy(
 
 
 async def test_malformed_messagepack() -> None:
-    async with TestClient(asgi(router())) as client, client.websocket_connect("/") as conn:
+    async with (
+        TestClient(asgi(router(), codec=MSGPACK)) as client,
+        client.websocket_connect("/") as conn,
+    ):
         await conn.send_bytes(b"\xc1")
-        reply = await conn.receive_json()
+        reply = msgspec.msgpack.decode(await conn.receive_bytes())
         await conn.send_bytes(msgspec.msgpack.encode({"type": "chat.send", "payload": {"room": 1}}))
-        invalid = await conn.receive_json()
+        invalid = msgspec.msgpack.decode(await conn.receive_bytes())
         await conn.send_bytes(b"\x91\x01")  # [1]: not a map
-        not_a_map = await conn.receive_json()
-        await conn.send({"type": "websocket.receive"})  # neither text nor bytes
-        empty = await conn.receive_json()
+        not_a_map = msgspec.msgpack.decode(await conn.receive_bytes())
+        await conn.send_bytes(msgspec.msgpack.encode({"type": "nope", "id": 5}))
+        unknown = msgspec.msgpack.decode(await conn.receive_bytes())
     assert reply["payload"]["code"] == "malformed"
     assert invalid["payload"]["code"] == "invalid_payload"
     assert invalid["payload"]["path"] == "$.payload.room"
     assert not_a_map["payload"]["code"] == "malformed"
-    assert empty["payload"]["code"] == "malformed"
+    assert unknown["payload"]["code"] == "unknown_operation"
+    assert unknown["id"] == 5
 
 
 async def test_max_bad_messages_closes_with_1008() -> None:

@@ -71,6 +71,7 @@ class Plan:
         payload: The payload type (``None`` when the handler takes no payload).
         payload_default: The payload parameter's default, or ``inspect.Parameter.empty``.
         returns: The return annotation, ``None`` for ``-> None``, or ``inspect.Parameter.empty``.
+        simple: The handler takes the payload alone, positionally: the loop calls it directly.
     """
 
     call: Callable[[Any, Any, Any], Awaitable[Any]]
@@ -78,6 +79,7 @@ class Plan:
     payload: object
     payload_default: object
     returns: object
+    simple: bool = False
 
 
 def _strip(hint: object) -> object:
@@ -172,4 +174,5 @@ def compile_plan(fn: Callable[..., Any], *, payload: object = _NO_HINT, label: s
     returns = hints.get("return", inspect.Parameter.empty)
     if returns is type(None):
         returns = None
-    return Plan(namespace["call"], tuple(params), payload_type, payload_default, returns)
+    simple = len(params) == 1 and params[0][1] is Injected.PAYLOAD and not keyword
+    return Plan(namespace["call"], tuple(params), payload_type, payload_default, returns, simple)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, is_typeddict
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Union, is_typeddict
 
 import msgspec
 
@@ -131,15 +131,27 @@ class Emit:
         return fn
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A compiled operation: what the connection loop needs, nothing else."""
+class Route(NamedTuple):
+    """A compiled operation: what the connection loop needs, unpacked in one step.
 
-    name: str
-    call: Callable[[Any, Any, Any], Awaitable[Any]]
+    Attributes:
+        call: The handler itself when it takes only the payload (``simple``), else the
+            compiled ``call(env, ws, session)`` of its injection plan.
+        simple: Whether ``call`` is the handler, to be called with the payload alone.
+        reply: The reply's envelope struct, or ``None``.
+        cls: The reply payload's class, for the fast instance check.
+        coerce: Converts (and validates) a reply value of another class.
+        background: Whether each call runs in its own task.
+        name: The operation name.
+    """
+
+    call: Callable[..., Awaitable[Any]]
+    simple: bool
     reply: Callable[[Any, Any], msgspec.Struct] | None
-    check: Checker
+    cls: object
+    coerce: Callable[[Any], Any]
     background: bool
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +495,16 @@ class OperationRouter:
                 if op.reply is not None:
                     reply = self.envelope.tagged(op.reply, op.reply_payload, outbound=True)
                 check = checker(op.reply_payload, f"the reply of {label}")
-                table[struct] = Route(op.name, op.plan.call, reply, check, op.background)
+                simple = op.plan.simple
+                table[struct] = Route(
+                    op.handler if simple else op.plan.call,
+                    simple,
+                    reply,
+                    check.cls,
+                    check.coerce,
+                    op.background,
+                    op.name,
+                )
             union: object = None
             if table:
                 union = Union[tuple(table)]  # noqa: UP007 - a runtime union of many classes

@@ -19,13 +19,14 @@ cancelled with it, so a connection leaves no task behind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import anyio
 import msgspec
 
 from .._state import State
-from ..codecs import Codec, translate_decode_error
+from ..codecs import JSON, MSGPACK, Codec, translate_decode_error
 from ..exceptions import Denied, FrameTypeError, MessageTooBig, Timeout, WebSocketDisconnect
 from ..status import CloseCode
 from .errors import BadMessage, classify
@@ -44,6 +45,10 @@ logger: Final = logging.getLogger("wskit.operations")
 #: The scope key under which a served connection keeps its :class:`Session`.
 SESSION_KEY: Final = "wskit.operations"
 _INF: Final = float("inf")
+_STOCK: Final[dict[Codec, Callable[[Any], bytes]]] = {
+    JSON: msgspec.json.Encoder().encode,
+    MSGPACK: msgspec.msgpack.Encoder().encode,
+}
 
 
 def _no_operations(data: object) -> NoReturn:
@@ -191,7 +196,9 @@ async def _loop(
     decode: Any = _no_operations if compiled.union is None else codec.decoder(compiled.union)
     receive = ws.receive_bytes if codec.binary else ws.receive_text
     table = compiled.table
-    encode = codec.encode_frame
+    # The stock codecs have no hooks: call msgspec's encoder directly (a C call, no wrapper).
+    encode = _STOCK.get(codec) or codec.encode
+    text = not codec.binary
     send_frame = ws.send_frame
     failed = router.errors.failed
     idle = router.idle_timeout
@@ -223,19 +230,19 @@ async def _loop(
                 return
             continue
         route = table[env.__class__]
-        if route.background:
+        call, simple, reply, cls, coerce, background, name = route
+        if background:
             tg.start_soon(_background, router, route, env, ws, session)
             continue
         try:
-            result = await route.call(env, ws, session)
-            reply = route.reply
+            result = await (call(env.payload) if simple else call(env, ws, session))
             if reply is not None:
-                check = route.check
-                if result.__class__ is not check.cls:
-                    result = check.coerce(result)
-                await send_frame(encode(reply(result, env.id)))
+                if result.__class__ is not cls:
+                    result = coerce(result)
+                frame = encode(reply(result, env.id))
+                await send_frame(frame.decode() if text else frame)
         except Exception as exc:
-            if await failed(ws, exc, route.name, env.id):
+            if await failed(ws, exc, name, env.id):
                 return
 
 
@@ -257,10 +264,10 @@ async def _background(
     router: OperationRouter, route: Any, env: Any, ws: WebSocket, session: Session
 ) -> None:
     try:
-        result = await route.call(env, ws, session)
+        result = await (route.call(env.payload) if route.simple else route.call(env, ws, session))
         if route.reply is not None:
-            if result.__class__ is not route.check.cls:
-                result = route.check.coerce(result)
+            if result.__class__ is not route.cls:
+                result = route.coerce(result)
             await ws.send_frame(ws.codec.encode_frame(route.reply(result, env.id)))
     except Exception as exc:
         # Shielded (and bounded): the loop may end meanwhile, and the answer or close must go.
