@@ -358,7 +358,7 @@ async def test_migrate_viewpy() -> None:
         await conn.send_text("HTTP/1.1")  # not the expected greeting: UnexpectedMessage
         with pytest.raises(WebSocketDisconnect):
             await conn.receive_text()
-        assert conn.close_code == 1011  # the App logged the error and closed
+        assert conn.close_code == 1008  # UnexpectedMessage: the client broke the conversation
 
 
 async def test_howto_starlette() -> None:

@@ -69,7 +69,10 @@ def test_tree_is_drawn_in_the_docstring() -> None:
         (exc.FrameTypeError, 1003),
         (exc.MessageTooBig, 1009),
         (exc.UnknownOperation, 1003),
-        (exc.Timeout, None),
+        (exc.UnexpectedMessage, 1008),
+        (exc.Timeout, 1008),
+        (exc.ConcurrentReceive, None),
+        (exc.WouldBlock, None),
     ],
 )
 def test_close_codes(cls: type[exc.WskitError], code: int | None) -> None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
 import msgspec
+import msgspec.inspect
 
 from .exceptions import DecodeError, ValidationError
 
@@ -60,6 +61,13 @@ def translate_decode_error(exc: Exception) -> DecodeError:
     return DecodeError(f"malformed message: {message}", path)
 
 
+def _is_custom(tp: object) -> bool:
+    try:
+        return isinstance(msgspec.inspect.type_info(tp), msgspec.inspect.CustomType)
+    except (TypeError, ValueError):
+        return False
+
+
 class Codec:
     """Encode values into frames and decode frames into typed values.
 
@@ -99,7 +107,13 @@ class Codec:
         data = self._encode(value)
         return data if self.binary else data.decode()
 
-    def decoder(self, tp: type[T] | Any = Any) -> Callable[[str | bytes], T]:
+    @overload
+    def decoder(self) -> Callable[[str | bytes], Any]: ...
+    @overload
+    def decoder(self, tp: type[T]) -> Callable[[str | bytes], T]: ...
+    @overload
+    def decoder(self, tp: Any) -> Callable[[str | bytes], Any]: ...
+    def decoder(self, tp: Any = Any) -> Callable[[str | bytes], Any]:
         """Return the cached decoding function for ``tp``, building it on first use.
 
         Raises:
@@ -112,6 +126,12 @@ class Codec:
             pass
         except TypeError:  # an unhashable "type" such as a list instance
             raise TypeError(f"type {tp!r} is not supported by the {self.name} codec") from None
+        if self._dec_hook is None and _is_custom(tp):
+            # msgspec takes any class as a "custom type" and fails only when decoding, after
+            # the message was read; without a dec_hook it can never decode, so refuse now.
+            raise TypeError(
+                f"type {tp!r} is not supported by the {self.name} codec (give a dec_hook)"
+            )
         try:
             decode = self._make_decoder(tp, self._dec_hook)
         except TypeError as exc:
@@ -119,7 +139,13 @@ class Codec:
         self._decoders[tp] = decode
         return decode
 
-    def decode(self, data: str | bytes, tp: type[T] | Any = Any) -> T:
+    @overload
+    def decode(self, data: str | bytes) -> Any: ...
+    @overload
+    def decode(self, data: str | bytes, tp: type[T]) -> T: ...
+    @overload
+    def decode(self, data: str | bytes, tp: Any) -> Any: ...
+    def decode(self, data: str | bytes, tp: Any = Any) -> Any:
         """Decode ``data`` into a value of ``tp``.
 
         Raises:
@@ -129,7 +155,7 @@ class Codec:
         """
         decode = self.decoder(tp)
         try:
-            return decode(data)  # type: ignore[no-any-return]
+            return decode(data)
         except (msgspec.DecodeError, RecursionError) as exc:
             raise translate_decode_error(exc) from exc
 

@@ -637,7 +637,9 @@ class WebSocket(HTTPConnection):
             raise TypeError(f"send_text needs a str, got {type(data).__name__}")
         await self.send({"type": "websocket.send", "text": data}, timeout=timeout)
 
-    async def send_bytes(self, data: bytes, *, timeout: float | None = None) -> None:
+    async def send_bytes(
+        self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
+    ) -> None:
         """Send a binary frame."""
         if self._fast and timeout is None and type(data) is bytes and len(data) <= self._send_bytes:
             try:

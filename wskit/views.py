@@ -37,7 +37,7 @@ from .exceptions import (
 )
 from .operations.envelope import DEFAULT_FORMAT, EnvelopeFormat
 from .operations.errors import BadMessage, ErrorHandling, ErrorPolicy
-from .operations.router import Checker, checker
+from .operations.spec import Checker, checker
 from .status import CloseCode
 
 __all__ = ["WebSocketView"]

@@ -63,7 +63,7 @@ class DemoServer:
         command = [sys.executable, "-m", "wskit", "demo", "--port", str(self.port), "--no-status"]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*command, "--log-level", "warning", "--graceful-timeout", "2"],
+            [*command, "--log-level", "info", "--access-log", "--graceful-timeout", "2"],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -205,13 +205,20 @@ async def test_history_through_the_hub(make_backend: BackendFactory) -> None:
         await wait_connected(one.backend, two.backend)
         chat = one.topic("room", type=Chat)
         await chat.publish(Chat("ann", "1"))
-        await one.publish("room", "raw")
+        with pytest.raises(TypeError, match="takes Chat"):
+            await one.publish("room", "not a Chat")
+        await one.publish("room", Chat("bob", "2"))
+        await one.publish("raw", b"\x01")
         entries = await two.history("room")
-        assert [entry.frame for entry in entries[-2:]] == ['{"user":"ann","text":"1"}', "raw"]
+        frames = [entry.frame for entry in entries[-2:]]
+        assert frames == ['{"user":"ann","text":"1"}', '{"user":"bob","text":"2"}']
         assert entries[-2].value(Chat) == Chat("ann", "1")
-        assert entries[-1].value() == "raw"
         later = await two.history("room", after=entries[-2].id)
-        assert [entry.frame for entry in later] == ["raw"]
+        assert [entry.value(Chat) for entry in later] == [Chat("bob", "2")]
+        assert [(e.frame, e.value()) for e in await two.history("raw")] == [(b"\x01", b"\x01")]
+        assert await two.topic("room", type=Chat).history(after=entries[-2].id) == [
+            (later[0].id, Chat("bob", "2"))
+        ]
 
 
 async def test_malformed_bytes_are_counted_and_dropped(make_backend: BackendFactory) -> None:

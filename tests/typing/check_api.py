@@ -6,7 +6,7 @@ msgspec's typing tests. A wrong overload or a lost generic shows up as a mypy er
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Callable, MutableMapping
 from typing import Any, Literal, TypedDict, assert_type
 
 import msgspec
@@ -46,10 +46,10 @@ async def check_receive(ws: WebSocket) -> None:
 
 
 async def check_iterators(ws: WebSocket) -> None:
-    assert_type(ws.iter_text(), AsyncIterator[str])
-    assert_type(ws.iter_bytes(), AsyncIterator[bytes])
-    assert_type(ws.iter_json(), AsyncIterator[Any])
-    assert_type(ws.iter_data(Chat), AsyncIterator[Chat])
+    assert_type(ws.iter_text(), AsyncGenerator[str, None])
+    assert_type(ws.iter_bytes(), AsyncGenerator[bytes, None])
+    assert_type(ws.iter_json(), AsyncGenerator[Any, None])
+    assert_type(ws.iter_data(Chat), AsyncGenerator[Chat, None])
     async for chat in ws.iter_data(Chat):
         assert_type(chat, Chat)
 

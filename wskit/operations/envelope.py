@@ -50,6 +50,7 @@ class ErrorPayload(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         code: Machine-readable: ``"malformed"`` (not JSON/MessagePack, not an object, or no
             string type field), ``"unknown_operation"``, ``"invalid_payload"``,
+            ``"unsupported_frame"`` (a binary frame on a JSON connection, or the reverse),
             ``"internal_error"`` (the handler failed; no details are sent), or a code the
             handler chose by raising :class:`~wskit.operations.OperationError`.
         message: Human-readable, safe to show: never a server traceback.

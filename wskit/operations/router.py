@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Union, is_typeddict
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, overload
 
 import msgspec
 
 from ..policies import Authenticate, Handshake, SubprotocolPolicy
 from .envelope import DEFAULT_FORMAT, EnvelopeFormat, accepts_none, check_name
 from .errors import ErrorHandling, ErrorPolicy
-from .injection import UNSET, Plan, compile_plan
+from .injection import UNSET, compile_plan
+from .spec import Checker, Compiled, Emit, Operation, Route, checker
 
 if TYPE_CHECKING:
     from ..codecs import Codec
@@ -32,36 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Emit", "Operation", "OperationRouter"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+R = TypeVar("R")
 _UNSET: Final[Any] = UNSET
-
-
-def _same(value: object) -> object:
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Checker:
-    """Validates an outbound value against its declared type: a class check, else a convert."""
-
-    cls: object
-    coerce: Callable[[Any], Any]
-
-
-def checker(tp: object, label: str) -> Checker:
-    """Build the :class:`Checker` of type ``tp`` (``Any`` accepts everything)."""
-    if tp is Any:
-        return Checker(_UNSET, _same)
-    cls = tp if isinstance(tp, type) and not is_typeddict(tp) else _UNSET
-    if tp is None:
-        cls = type(None)
-
-    def coerce(value: object) -> object:
-        try:
-            return msgspec.convert(value, tp, from_attributes=True)
-        except msgspec.ValidationError as exc:
-            raise TypeError(f"{label}: {exc}") from None
-
-    return Checker(cls, coerce)
 
 
 def _describe(fn: Callable[..., Any]) -> tuple[str | None, str | None]:
@@ -69,98 +42,6 @@ def _describe(fn: Callable[..., Any]) -> tuple[str | None, str | None]:
     if not doc:
         return None, None
     return doc.strip().splitlines()[0], doc
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """A client-to-server operation, as declared with :meth:`OperationRouter.on`.
-
-    Attributes:
-        name: The full operation name (prefixes applied).
-        handler: The handler.
-        payload: The payload type (``None``: no payload).
-        reply: The reply's operation name, or ``None`` for no reply.
-        reply_payload: The reply's payload type (``Any`` when unannotated).
-        summary: One line for the docs (default: the docstring's first line).
-        description: Longer docs (default: the docstring).
-        tags: Tags for the docs.
-        background: Run the handler in its own task, so it may await ``request()``.
-        plan: The compiled injection plan.
-    """
-
-    name: str
-    handler: Callable[..., Awaitable[Any]]
-    payload: object
-    reply: str | None
-    reply_payload: object
-    summary: str | None
-    description: str | None
-    tags: tuple[str, ...]
-    background: bool
-    plan: Plan = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """A server-to-client operation, declared with :meth:`OperationRouter.emits`.
-
-    Usable as a decorator (it returns the function unchanged), to keep the declaration next to
-    the code that emits.
-
-    Attributes:
-        name: The full operation name.
-        payload: The payload type.
-        reply: When the server awaits an answer (:meth:`OperationRouter.request`), the name the
-            client's reply carries (default: ``name + ".reply"``), else ``None``.
-        reply_payload: The reply's payload type, or ``None`` when no answer is expected.
-        summary: One line for the docs.
-        description: Longer docs.
-        tags: Tags for the docs.
-    """
-
-    name: str
-    payload: object
-    reply: str | None = None
-    reply_payload: object = None
-    summary: str | None = None
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-
-    def __call__(self, fn: F) -> F:
-        """Return ``fn`` unchanged (declaration as a decorator)."""
-        return fn
-
-
-class Route(NamedTuple):
-    """A compiled operation: what the connection loop needs, unpacked in one step.
-
-    Attributes:
-        call: The handler itself when it takes only the payload (``simple``), else the
-            compiled ``call(env, ws, session)`` of its injection plan.
-        simple: Whether ``call`` is the handler, to be called with the payload alone.
-        reply: The reply's envelope struct, or ``None``.
-        cls: The reply payload's class, for the fast instance check.
-        coerce: Converts (and validates) a reply value of another class.
-        background: Whether each call runs in its own task.
-        name: The operation name.
-    """
-
-    call: Callable[..., Awaitable[Any]]
-    simple: bool
-    reply: Callable[[Any, Any], msgspec.Struct] | None
-    cls: object
-    coerce: Callable[[Any], Any]
-    background: bool
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Compiled:
-    """The frozen dispatch tables of a router."""
-
-    union: object
-    table: Mapping[type, Route]
-    names: frozenset[str]
 
 
 class OperationRouter:
@@ -191,7 +72,8 @@ class OperationRouter:
         subprotocols: Subprotocols spoken, or a mapping of subprotocol to codec
             (``{"wskit.msgpack": MSGPACK}``), negotiated before accept like ``App(subprotocols=)``;
             for a standalone router (an ``App`` negotiates on its own).
-        hub: The pub/sub hub handlers ask for (default: the app's ``hub`` attribute).
+        hub: The pub/sub hub handlers ask for (default: ``scope["app"].hub``, else ``"hub"``
+            in the lifespan state, as a Starlette or wskit lifespan yielding ``{"hub": hub}``).
         description: What the router's channel is for (the AsyncAPI channel description).
     """
 
@@ -560,6 +442,21 @@ class OperationRouter:
         from .session import emit
 
         await emit(self, ws, name, value)
+
+    @overload
+    async def request(
+        self,
+        ws: WebSocket,
+        name: str,
+        payload: object = None,
+        *,
+        reply: type[R],
+        timeout: float = 10.0,
+    ) -> R: ...
+    @overload
+    async def request(
+        self, ws: WebSocket, name: str, payload: object = None, *, timeout: float = 10.0
+    ) -> Any: ...
 
     async def request(
         self,

@@ -1,10 +1,14 @@
 """One connection served by an operation router: the receive loop, pushes and server requests.
 
 ``serve(router, ws)`` runs the handshake policies (auth, subprotocol), accepts, and loops:
-receive a frame, decode it with the router's one union decoder (text frames as JSON, binary
-frames as MessagePack, through the connection's codecs), look the handler up by envelope class,
-call it, encode its reply once and send the frame. That loop is the hot path: everything it
-touches is bound to a local before the first message.
+receive a frame, decode it with the router's one union decoder, look the handler up by envelope
+class, call it, encode its reply once and send the frame. That loop is the hot path: everything
+it touches is bound to a local before the first message.
+
+The connection's codec decides the frame kind, both ways: a JSON connection (the default)
+speaks text frames, a MessagePack one (negotiated by subprotocol) binary frames; a frame of the
+other kind is bad input, ``unsupported_frame`` (RFC 6455's 1003, "a type of data it cannot
+accept").
 
 A :class:`Session` per connection (kept in ``ws.scope["wskit.operations"]``) holds the table of
 server-to-client requests waiting for their reply, the bad-message count and the timers. A
@@ -36,7 +40,8 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from ..connection import WebSocket
-    from .router import Compiled, OperationRouter
+    from .router import OperationRouter
+    from .spec import Compiled
 
 __all__ = ["SESSION_KEY", "Session", "emit", "request", "serve"]
 
@@ -98,7 +103,13 @@ class Session:
         self.tg = tg
         self.names = names
         self.app: object = ws.scope.get("app")
-        self._hub = router.hub if router.hub is not None else getattr(self.app, "hub", None)
+        hub = router.hub
+        if hub is None:
+            hub = getattr(self.app, "hub", None)
+        if hub is None:  # a lifespan that yielded {"hub": hub} (the ASGI lifespan state)
+            state = ws.scope.get("state")
+            hub = state.get("hub") if isinstance(state, dict) else None
+        self._hub = hub
         #: The connection's codec: its frame kind and its decoders.
         self.codec: Codec = ws.codec
         self.pending: dict[str, _Pending] = {}
@@ -109,7 +120,8 @@ class Session:
 
     @property
     def hub(self) -> object:
-        """The pub/sub hub: the router's ``hub``, else the app's.
+        """The pub/sub hub: the router's ``hub``, else ``scope["app"].hub``, else ``"hub"`` in
+        the lifespan state (``yield {"hub": hub}`` from the app's lifespan).
 
         Raises:
             LookupError: Neither has one.

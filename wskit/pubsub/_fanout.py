@@ -49,10 +49,13 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from wskit._types import Message, Send
+    from wskit.connection import WebSocket
 
-    #: One codec's share of a job: the direct sends and their outboxes, the other outboxes,
-    #: and the message they all get.
-    Part: TypeAlias = tuple[tuple[Send, ...], tuple[Outbox, ...], tuple[Outbox, ...], Message]
+    #: One codec's share of a job: ``(send, ws)`` of the direct-port connections and their
+    #: outboxes, the other outboxes, and the message they all get.
+    Part: TypeAlias = tuple[
+        tuple[tuple[Send, WebSocket], ...], tuple[Outbox, ...], tuple[Outbox, ...], Message
+    ]
 
 __all__ = ["Dispatcher", "Job"]
 
@@ -93,7 +96,7 @@ class Job:
         self.parts: list[Part] | None = None
         self.g = 0
         self.phase = 0
-        self.it: Iterator[Send] | None = None
+        self.it: Iterator[tuple[Send, WebSocket]] | None = None
         self.pos = 0
         self.si = 0
         self.cur: Outbox | None = None
@@ -301,14 +304,20 @@ class Dispatcher:
                 it = job.it
                 if it is None:
                     it = job.it = iter(sends)
-                # The hot loop: one await per connection, nothing else.
-                for send in it:
-                    try:
-                        await send(message)
-                    except Exception as exc:
-                        self._hot_failed(job, exc, stop)
-                    if stop:
-                        return
+                # The hot loop: one flag check and one await per connection. ``ws._fast`` is
+                # the connection's own "a send may go straight to the server" flag: it turns
+                # off as soon as the application starts closing the connection.
+                for send, ws in it:
+                    if ws._fast:
+                        try:
+                            await send(message)
+                        except Exception as exc:
+                            self._hot_failed(job, exc, stop)
+                        if stop:
+                            return
+                    else:
+                        job.skipped += 1
+                        self._divert(job.current(), message, topic)
                 self.delivered += len(sends) - job.skipped
                 job.skipped = 0
                 job.it = None
@@ -322,7 +331,7 @@ class Dispatcher:
                         continue
                     job.cur = outbox
                     try:
-                        await sends[index](message)
+                        await sends[index][0](message)
                     except Exception as exc:
                         self._failed(outbox, exc, stop)
                     else:

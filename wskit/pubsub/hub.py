@@ -775,6 +775,6 @@ def _build(outboxes: Any) -> list[_Group]:
     groups: list[_Group] = []
     for codec, (fast, slow) in split.items():
         limit = min((outbox.ws._send_chars for outbox in fast if outbox.ws), default=0)
-        sends = tuple(outbox.send for outbox in fast)
+        sends = tuple((outbox.send, outbox.ws) for outbox in fast)
         groups.append((codec, sends, tuple(fast), tuple(slow), limit))
     return groups

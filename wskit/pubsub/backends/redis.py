@@ -32,8 +32,8 @@ import logging
 import random
 from collections import deque
 from contextlib import AsyncExitStack
-from urllib.parse import unquote, urlsplit
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import coredis
@@ -252,6 +252,7 @@ class RedisBackend(Backend):
         try:
             await stack.aclose()
         finally:
+            _close_cluster_layout(self._client)
             self._fail_outgoing(BackendUnavailable("the redis backend is closed"))
             for stream in (self._inbox, self._messages):
                 if stream is not None:
@@ -516,6 +517,16 @@ class RedisBackend(Backend):
         state = "connected" if self._connected else "disconnected"
         mode = " sharded" if self.sharded else ""
         return f"<RedisBackend {self.url!r}{mode} {state}>"
+
+
+def _close_cluster_layout(client: Any) -> None:
+    """Close the error stream coredis 6.9's ``ClusterLayout`` opens and never closes.
+
+    Left open it warns (``ResourceWarning: Unclosed MemoryObjectSendStream``) when collected.
+    """
+    layout = getattr(getattr(client, "connection_pool", None), "cluster_layout", None)
+    for stream in getattr(layout, "_error_stream", None) or ():
+        stream.close()
 
 
 def _call(callback: Callable[..., object] | None, *args: object) -> None:
