@@ -57,7 +57,8 @@ def test_decoders_are_cached_per_type() -> None:
     first: object = codec.decoder(Order)
     assert codec.decoder(Order) is first
     assert codec.decoder(list[int]) is codec.decoder(list[int])
-    assert codec.decoder(list[int]) is not first
+    other: object = codec.decoder(list[int])
+    assert other is not first
     assert codec.decoder() is codec.decoder(Any)
 
 

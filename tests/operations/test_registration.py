@@ -133,8 +133,11 @@ def test_clashes_are_reported_at_registration() -> None:
     @other.on("chat.send")
     async def clash(payload: ChatSend) -> None: ...
 
+    before = (dict(ops.operations), dict(ops.emitted))
     with pytest.raises(ValueError, match="already handled"):
         ops.include_router(other)
+    assert (dict(ops.operations), dict(ops.emitted)) == before  # all or nothing
+    other.emits("new.push", payload=int)  # a failed include leaves the child open
     with pytest.raises(ValueError, match="cannot include itself"):
         ops.include_router(ops)
     with pytest.raises(ValueError, match="envelope"):

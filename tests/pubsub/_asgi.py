@@ -21,7 +21,7 @@ class Peer:
         self.gate: anyio.Event | None = None
         self.error: BaseException | None = None
         self.disconnect = anyio.Event()
-        self._changed = anyio.Event()
+        self._waiter: anyio.Event | None = None
 
     @property
     def frames(self) -> list[str | bytes]:
@@ -37,13 +37,12 @@ class Peer:
         if self.error is not None:
             raise self.error
         self.sent.append(message)
-        self._changed.set()
-        self._changed = anyio.Event()
+        self._wake()
 
     async def wait_frames(self, count: int, seconds: float = 5.0) -> list[str | bytes]:
         with anyio.fail_after(seconds):
             while len(self.frames) < count:
-                await self._changed.wait()
+                await self._wait()
         return self.frames
 
 
@@ -70,3 +69,13 @@ async def open_ws(
     await ws.accept()
     peer.sent.clear()
     return ws, peer
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    async def _wait(self) -> None:
+        if self._waiter is None:
+            self._waiter = anyio.Event()
+        await self._waiter.wait()

@@ -34,7 +34,7 @@ class FakeConnection:
         self.closed_with: tuple[int, str | None] | None = None
         self.sends_started = 0
         self._callbacks: list[Callable[[Any], object]] = []
-        self._changed = anyio.Event()
+        self._waiter: anyio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<FakeConnection {self.name} frames={len(self.frames)}>"
@@ -47,9 +47,12 @@ class FakeConnection:
             await self.gate.wait()
         if self.error is not None:
             raise self.error
+        self.record(frame)
+
+    def record(self, frame: str | bytes) -> None:
+        """Keep a frame that arrived and wake ``wait_frames``."""
         self.frames.append(frame)
-        self._changed.set()
-        self._changed = anyio.Event()
+        self._wake()
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         if self.closed_with is not None:
@@ -62,7 +65,7 @@ class FakeConnection:
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback(self)
-        self._changed.set()
+        self._wake()
 
     def add_close_callback(self, callback: Callable[[Any], object], /) -> None:
         self._callbacks.append(callback)
@@ -71,11 +74,21 @@ class FakeConnection:
         """Wait until ``count`` frames arrived (fails the test after ``timeout`` seconds)."""
         with anyio.fail_after(timeout):
             while len(self.frames) < count:
-                await self._changed.wait()
+                await self._wait()
         return self.frames
 
     async def wait_closed(self, timeout: float = 5.0) -> tuple[int, str | None]:
         with anyio.fail_after(timeout):
             while self.closed_with is None:
-                await self._changed.wait()
+                await self._wait()
         return self.closed_with
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    async def _wait(self) -> None:
+        if self._waiter is None:
+            self._waiter = anyio.Event()
+        await self._waiter.wait()

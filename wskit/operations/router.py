@@ -67,8 +67,13 @@ class OperationRouter:
             the handshake with HTTP 401; raise :class:`~wskit.exceptions.Denied` for another
             status. (Under an ``App``, its own ``authenticate`` policy does the same.)
         idle_timeout: Close with 1008 ("idle timeout") when the client sends nothing for this
-            many seconds while the router waits for it.
-        max_lifespan: Close with 1001 ("going away") this many seconds after accept.
+            many seconds while the router waits for it (time spent in a handler does not
+            count). 1008 because the client broke the endpoint's heartbeat policy; 1000/1001
+            would tell it all is well, 1003 is about data types, 1011 blames the server.
+        max_lifespan: Close with 1001 ("connection lifespan ended") this many seconds after
+            accept: the server ends the connection on its own schedule, the client did
+            nothing wrong and should reconnect, which is what 1001 (going away) means to
+            clients.
         subprotocols: Subprotocols spoken, or a mapping of subprotocol to codec
             (``{"wskit.msgpack": MSGPACK}``), negotiated before accept like ``App(subprotocols=)``;
             for a standalone router (an ``App`` negotiates on its own).
@@ -158,18 +163,26 @@ class OperationRouter:
             raise RuntimeError(f"cannot change this router: {self._frozen}")
         self._compiled = None
 
-    def _claim(self, name: str, payload: object, where: str) -> None:
-        """Give ``name`` one payload type across operations, replies and emits."""
-        if name == self.envelope.error_type:
-            raise ValueError(f"{where}: {name!r} is the error envelope's type, choose another name")
-        known = self._vocabulary.get(name)
-        if known is not None and payload is not Any and known[0] is not Any and known[0] != payload:
+    def _claim(self, *claims: tuple[str, object, str]) -> None:
+        """Give each name one payload type across operations, replies and emits.
+
+        Every ``(name, payload type, where declared)`` is checked before any is recorded, so a
+        refused declaration leaves the router unchanged.
+        """
+        for name, payload, where in claims:
+            if name == self.envelope.error_type:
+                raise ValueError(f"{where}: {name!r} is the error envelope's type; rename it")
+            known = self._vocabulary.get(name)
+            if known is None or payload is Any or known[0] is Any or known[0] == payload:
+                continue
             raise ValueError(
                 f"{where}: {name!r} already carries {known[0]!r} ({known[1]}); "
                 f"one name must carry one payload type, not also {payload!r}"
             )
-        if known is None or known[0] is Any:
-            self._vocabulary[name] = (payload, where)
+        for name, payload, where in claims:
+            known = self._vocabulary.get(name)
+            if known is None or known[0] is Any:
+                self._vocabulary[name] = (payload, where)
 
     def _add_operation(self, op: Operation) -> None:
         where = f"operation {op.name!r}"
@@ -184,22 +197,27 @@ class OperationRouter:
                 f"{where}: the client's reply to server request "
                 f"{self._server_replies[op.name]!r} already uses this name"
             )
-        self._claim(op.name, op.payload, where)
+        claims = [(op.name, op.payload, where)]
         if op.reply is not None:
-            self._claim(op.reply, op.reply_payload, f"the reply of {where}")
+            claims.append((op.reply, op.reply_payload, f"the reply of {where}"))
+        self._claim(*claims)
         self._operations[op.name] = op
 
     def _add_emit(self, emit: Emit) -> None:
         where = f"emitted operation {emit.name!r}"
+        if emit.name in self._emits:
+            raise ValueError(f"{where} is already declared")
+        claims = [(emit.name, emit.payload, where)]
         if emit.reply is not None:
             if emit.reply in self._operations:
                 raise ValueError(
                     f"{where}: its reply name {emit.reply!r} is a client-to-server operation; "
                     "replies to server requests need a name of their own"
                 )
-            self._claim(emit.reply, emit.reply_payload, f"the reply to {where}")
+            claims.append((emit.reply, emit.reply_payload, f"the reply to {where}"))
+        self._claim(*claims)
+        if emit.reply is not None:
             self._server_replies[emit.reply] = emit.name
-        self._claim(emit.name, emit.payload, where)
         self._emits[emit.name] = emit
         self._outbound.pop(emit.name, None)
 
@@ -313,8 +331,6 @@ class OperationRouter:
             description=description,
             tags=(*self.tags, *tags),
         )
-        if full in self._emits:
-            raise ValueError(f"emitted operation {full!r} is already declared")
         self._add_emit(emit)
         return emit
 
@@ -342,21 +358,30 @@ class OperationRouter:
         if prefix:
             check_name(prefix, "prefix")
         prefix = self.prefix + prefix
-        router._frozen = router._frozen or "it was included in another router"
 
         def rename(name: str | None) -> str | None:
             return None if name is None else prefix + name
 
-        for op in router._operations.values():
-            self._add_operation(replace(op, name=prefix + op.name, reply=rename(op.reply)))
-        for emit in router._emits.values():
-            full = prefix + emit.name
-            if full in self._emits:
-                raise ValueError(f"emitted operation {full!r} is already declared")
-            self._add_emit(replace(emit, name=full, reply=rename(emit.reply)))
-            self._aliases[router, emit.name] = full
+        # All or nothing: on a clash, this router is left as it was.
+        saved = (
+            dict(self._operations),
+            dict(self._emits),
+            dict(self._vocabulary),
+            dict(self._server_replies),
+        )
+        try:
+            for op in router._operations.values():
+                self._add_operation(replace(op, name=prefix + op.name, reply=rename(op.reply)))
+            for emit in router._emits.values():
+                self._add_emit(replace(emit, name=prefix + emit.name, reply=rename(emit.reply)))
+        except ValueError:
+            self._operations, self._emits, self._vocabulary, self._server_replies = saved
+            raise
+        for name in router._emits:
+            self._aliases[router, name] = prefix + name
         for (owner, name), target in router._aliases.items():
             self._aliases[owner, name] = prefix + target
+        router._frozen = router._frozen or "it was included in another router"
 
     # -- compiled state ------------------------------------------------------------------------
 

@@ -145,7 +145,8 @@ class Session:
             self.pending[rid] = pending  # type: ignore[index]
             return False
         try:
-            pending.value = self.codec.decoder(pending.struct)(data).payload
+            reply: Any = self.codec.decoder(pending.struct)(data)
+            pending.value = reply.payload
         except (msgspec.DecodeError, RecursionError) as exc:
             pending.error = translate_decode_error(exc)
         pending.event.set()
