@@ -10,6 +10,7 @@ from starlette.websockets import WebSocketState as WebSocketState
 
 from .app import App as App
 from .app import Registry as Registry
+from .asyncapi import AsyncAPIApp as AsyncAPIApp
 from .codecs import JSON as JSON
 from .codecs import MSGPACK as MSGPACK
 from .codecs import Codec as Codec
@@ -37,6 +38,15 @@ from .exceptions import WebSocketDisconnect as WebSocketDisconnect
 from .exceptions import WebSocketDisconnected as WebSocketDisconnected
 from .exceptions import WouldBlock as WouldBlock
 from .exceptions import WskitError as WskitError
+from .operations import CorrelationId as CorrelationId
+from .operations import Emit as Emit
+from .operations import EnvelopeFormat as EnvelopeFormat
+from .operations import ErrorCode as ErrorCode
+from .operations import ErrorPayload as ErrorPayload
+from .operations import ErrorPolicy as ErrorPolicy
+from .operations import Operation as Operation
+from .operations import OperationError as OperationError
+from .operations import OperationRouter as OperationRouter
 from .policies import OriginPolicy as OriginPolicy
 from .policies import SubprotocolPolicy as SubprotocolPolicy
 from .routing import Route as Route
@@ -45,6 +55,7 @@ from .server import check_multiprocess_safety as check_multiprocess_safety
 from .server import serve as serve
 from .server import serve_async as serve_async
 from .status import CloseCode as CloseCode
+from .views import WebSocketView as WebSocketView
 
 __version__ = "0.1.0"
 
@@ -52,14 +63,21 @@ __all__ = [
     "JSON",
     "MSGPACK",
     "App",
+    "AsyncAPIApp",
     "BackendError",
     "BackendUnavailable",
     "CloseCode",
     "Codec",
     "ConcurrentReceive",
     "ConnectionClosed",
+    "CorrelationId",
     "DecodeError",
     "Denied",
+    "Emit",
+    "EnvelopeFormat",
+    "ErrorCode",
+    "ErrorPayload",
+    "ErrorPolicy",
     "FrameTypeError",
     "InvalidTransition",
     "JSONCodec",
@@ -67,6 +85,9 @@ __all__ = [
     "LocalProtocolError",
     "MessageTooBig",
     "MsgPackCodec",
+    "Operation",
+    "OperationError",
+    "OperationRouter",
     "OriginPolicy",
     "ProtocolError",
     "Registry",
@@ -82,6 +103,7 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketDisconnected",
     "WebSocketState",
+    "WebSocketView",
     "WouldBlock",
     "WskitError",
     "check_multiprocess_safety",

@@ -590,6 +590,7 @@ class App:
             return
         route, params = found
         child = dict(scope)
+        child["app"] = self  # as Starlette does: handlers (and operation injection) find the App
         outer = scope.get("path_params")
         child["path_params"] = {**outer, **params} if isinstance(outer, Mapping) else dict(params)
         handshake, guards = self._endpoints[id(route)]

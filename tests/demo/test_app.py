@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from wskit.demo.app import CONFIG_ENV, DemoApp, DemoConfig, create_app
@@ -110,6 +112,8 @@ async def test_the_asyncapi_document_and_page(client: TestClient) -> None:
 
     document = json.loads(response.body)
     assert document["asyncapi"] == "3.0.0"
+    schema_file = Path(__file__).parent.parent / "asyncapi" / "schemas" / "asyncapi-3.0.0.json"
+    jsonschema.Draft7Validator(json.loads(schema_file.read_text())).validate(document)
     assert document["servers"] == {
         "demo": {"host": "127.0.0.1:8000", "protocol": "ws", "description": "this server"}
     }
@@ -384,3 +388,19 @@ def test_worker_processes_import_the_app_from_the_environment(
     assert module.app is app
     with pytest.raises(AttributeError, match="nothing"):
         _ = module.nothing
+
+
+async def test_room_changes_are_rate_limited(client: TestClient) -> None:
+    async with chat(client, "alice") as alice:
+        for n in range(11):  # 22 room changes against a burst of 20
+            await request(alice, "room.join", {"room": "lobby"}, 2 * n)
+            await request(alice, "room.leave", {"room": "lobby"}, 2 * n + 1)
+        replies: dict[int, Envelope] = {}
+        while len(replies) < 22:
+            envelope: Envelope = await alice.receive_json()
+            if envelope["type"] in ("room.joined", "room.left", "error"):
+                replies[envelope["id"]] = envelope
+        errors = [rid for rid, e in sorted(replies.items()) if e["type"] == "error"]
+        assert errors
+        assert all(replies[rid]["payload"]["code"] == "rate_limited" for rid in errors)
+        assert min(errors) >= 19  # the first 20 changes were served

@@ -63,7 +63,7 @@ class DemoServer:
         command = [sys.executable, "-m", "wskit", "demo", "--port", str(self.port), "--no-status"]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*command, "--log-level", "info", "--access-log", "--graceful-timeout", "2"],
+            [*command, "--log-level", "warning", "--graceful-timeout", "2"],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -219,6 +219,7 @@ def test_two_browsers_chat_see_presence_and_survive_a_restart(
     for page in (alice, bob):
         expect(status[page]).to_contain_text("Reconnecting in")
         expect(page.get_by_role("button", name="Send")).to_be_disabled()
+        expect(page.locator("#presence li")).to_have_count(0)  # unknown while offline
     server.start()
     for page in (alice, bob):
         expect(status[page]).to_have_text("Connected", timeout=int(timeout(20) * 1000))

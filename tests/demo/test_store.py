@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from tests._services import redis_server
-from wskit.demo.protocol import ChatMessage, Member
+from wskit.demo.protocol import ChatMessage, Member, Presence
 from wskit.demo.store import MAX_ROOMS_WITH_HISTORY, MemoryStore, RedisStore, RoomStore
 from wskit.exceptions import BackendUnavailable
 
@@ -156,3 +156,10 @@ async def test_redis_failures_are_a_typed_error(hang: bool) -> None:
 def test_redis_store_checks_its_options() -> None:
     with pytest.raises(ValueError, match="presence_ttl"):
         RedisStore(_BrokenClient(False), presence_ttl=0)  # type: ignore[arg-type]
+
+
+async def test_memory_store_forgets_empty_rooms() -> None:
+    store = MemoryStore()
+    await store.join("lobby", ALICE)
+    await store.leave("lobby", ALICE)
+    assert await store.presence("lobby") == Presence(room="lobby", members=[], version=0)

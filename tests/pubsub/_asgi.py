@@ -45,6 +45,16 @@ class Peer:
                 await self._wait()
         return self.frames
 
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    async def _wait(self) -> None:
+        if self._waiter is None:
+            self._waiter = anyio.Event()
+        await self._waiter.wait()
+
 
 async def open_ws(
     peer: Peer | None = None,
@@ -69,13 +79,3 @@ async def open_ws(
     await ws.accept()
     peer.sent.clear()
     return ws, peer
-
-    def _wake(self) -> None:
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
-
-    async def _wait(self) -> None:
-        if self._waiter is None:
-            self._waiter = anyio.Event()
-        await self._waiter.wait()

@@ -74,7 +74,7 @@ class Jittery(FakeConnection):
         roll = self.random.random()
         if roll < 0.2:
             await anyio.sleep(0)
-        elif roll < 0.25:
+        elif roll < 0.22:
             await anyio.sleep(0.001)
         self.record(frame)
 

@@ -44,6 +44,7 @@ _BAD_KEY: Final = re.compile(r"[^\w.\-]")
 _ID_SCHEMA: Final = {
     "description": "Correlation id: a reply carries the id of its request.",
     "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}],
+    "examples": [1, "a1"],
 }
 
 
@@ -230,9 +231,7 @@ def _add_router(b: _Builder, cid: str, channel: dict[str, Any], router: Operatio
         required = (
             not accepts_none(op.payload) and op.plan.payload_default is inspect.Parameter.empty
         )
-        key = message(
-            op.name, op.payload, required=required, summary=op.summary, doc=op.description
-        )
+        key = message(op.name, op.payload, required=required, summary=op.summary)
         reply = () if op.reply is None else (message(op.reply, op.reply_payload),)
         b.operation(
             cid,

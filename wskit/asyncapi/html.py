@@ -33,6 +33,7 @@ h1{margin:0 0 4px;font-size:26px}.version{font-size:15px;color:var(--muted);font
 main{max-width:1100px;padding:8px 32px 48px}h2{margin-top:36px;border-bottom:1px solid var(--line)}
 h3{margin-top:24px;color:var(--muted);font-size:14px;text-transform:uppercase;letter-spacing:.05em}
 .desc{white-space:pre-wrap}code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace}
+h2 code,h4 code{font-size:.95em}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px;overflow:auto}
 table{border-collapse:collapse;margin:8px 0;width:100%}td,th{border:1px solid var(--line);
 padding:4px 8px;text-align:left;vertical-align:top}th{background:var(--bg);font-weight:600}
@@ -169,10 +170,11 @@ def _operation(doc: Mapping[str, Any], key: str, op: Mapping[str, Any]) -> str:
         f'<span class="badge {_text(action)}">{_text(action)}</span><code>{_text(key)}</code> '
         f"<span class=muted>{direction}</span></h4>"
     ]
-    if op.get("summary"):
-        parts.append(f"<p>{_text(op['summary'])}</p>")
-    if op.get("description") and op.get("description") != op.get("summary"):
-        parts.append(f"<p class=desc>{_text(op['description'])}</p>")
+    summary, description = op.get("summary"), op.get("description")
+    if summary and not (description and str(description).startswith(str(summary))):
+        parts.append(f"<p>{_text(summary)}</p>")
+    if description:
+        parts.append(f"<p class=desc>{_text(description)}</p>")
     if op.get("tags"):
         parts.append(
             "<p class=muted>tags: " + ", ".join(_text(t["name"]) for t in op["tags"]) + "</p>"

@@ -20,6 +20,7 @@ The module attribute ``app`` (built on first access from ``WSKIT_DEMO_CONFIG``, 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -65,6 +66,9 @@ CONFIG_ENV: Final = "WSKIT_DEMO_CONFIG"
 #: The page, its stylesheet and script, shipped inside the package.
 STATIC_DIR: Final = Path(__file__).with_name("static")
 
+#: Room changes and typing notices a connection may send per second, and at once.
+CONTROL_RATE: Final = 5.0
+CONTROL_BURST: Final = 20
 _HOST_RE: Final = re.compile(
     r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?"
 )
@@ -134,11 +138,13 @@ class _Bucket:
 class _Client:
     """What the server knows about one connection (kept on ``ws.state.chat``)."""
 
-    __slots__ = ("bucket", "member", "rooms", "seq", "typing")
+    __slots__ = ("bucket", "control", "member", "rooms", "seq", "typing")
 
     def __init__(self, member: p.Member, bucket: _Bucket) -> None:
         self.member = member
         self.bucket = bucket
+        # Joins, leaves and typing notices each fan out to a whole room: bounded as well.
+        self.control = _Bucket(CONTROL_RATE, CONTROL_BURST)
         self.rooms: set[str] = set()
         self.seq = itertools.count(1)
         self.typing: dict[str, tuple[bool, float]] = {}
@@ -288,11 +294,11 @@ class ChatServer:
         client.typing.pop(room, None)
         if not ws.closed:
             await self.hub.unsubscribe(ws, _topic(room))
-        try:
+        # Never raises: a leave always succeeds for the client; with the store or the backend
+        # down, the others see it late (the member expires from the store after presence_ttl).
+        with contextlib.suppress(BackendUnavailable, OperationError):
             presence = await self.store.leave(room, client.member)
-        except BackendUnavailable:
-            return  # the member expires from the shared store after presence_ttl
-        await self._publish(room, "presence", presence)
+            await self._publish(room, "presence", presence)
 
     # -- operations ------------------------------------------------------------------------
 
@@ -311,6 +317,8 @@ class ChatServer:
             room = payload.room
             if room in client.rooms:
                 return p.RoomJoined(room=room)
+            if not client.control.take():
+                raise OperationError("rate_limited", "Slow down: too many room changes.")
             if len(client.rooms) >= p.MAX_ROOMS:
                 raise OperationError(
                     "too_many_rooms", f"You can be in {p.MAX_ROOMS} rooms at most."
@@ -334,6 +342,8 @@ class ChatServer:
             """Leave a room; everyone left gets the new presence."""
             client: _Client = ws.state.chat
             if payload.room in client.rooms:
+                if not client.control.take():
+                    raise OperationError("rate_limited", "Slow down: too many room changes.")
                 await self._left(ws, client, payload.room)
             return p.RoomLeft(room=payload.room)
 
@@ -376,6 +386,8 @@ class ChatServer:
             last = client.typing.get(room)
             if last is not None and last[0] == payload.active and now - last[1] < 1.0:
                 return  # the same news again within a second: not worth a fan-out
+            if not client.control.take():
+                return  # a typing indicator is a hint: drop it rather than complain
             client.typing[room] = (payload.active, now)
             member = client.member
             notice = p.Typing(room=room, active=payload.active, sid=member.sid, name=member.name)
@@ -415,15 +427,15 @@ def _http_app(server: ChatServer) -> Starlette:
 
 
 _DOC_DESCRIPTION: Final = """\
-The chat of `wskit demo`. Connect to `/ws?name=YOUR_NAME` (1-32 printable characters; another
-name is refused with HTTP 401, an unknown `Origin` with 403). Every frame is a JSON text frame
-`{"type": ..., "payload": ..., "id": ...}`; a request's reply carries its `id`.
+The chat of "wskit demo". Connect to /ws?name=YOUR_NAME (1 to 32 printable characters; another
+name is refused with HTTP 401, an unknown Origin with 403). Every frame is a JSON text frame
+{"type": ..., "payload": ..., "id": ...}; the reply to a request carries the request's id.
 
-After the handshake the server sends `session`. Join rooms with `room.join` (you get the room's
-`history`, and everyone in it a new `presence`), post with `message.send` (everyone in the room
-gets `message.new`), say you are typing with `typing`. A request the server cannot honour gets
-an `error` reply: `too_many_rooms`, `not_in_room`, `empty_message`, `rate_limited`,
-`unavailable`, or one of the router's codes for bad input.
+After the handshake the server sends "session". Join rooms with "room.join" (you get the room's
+"history", and everyone in it a new "presence"), post with "message.send" (everyone in the room
+gets "message.new"), and say you are typing with "typing". A request the server cannot honour
+gets an "error" reply: too_many_rooms, not_in_room, empty_message, rate_limited, unavailable,
+or one of the router's codes for bad input (malformed, unknown_operation, invalid_payload).
 """
 
 

@@ -46,7 +46,14 @@ ORIGINS_ENV: Final = "WSKIT_DEMO_ORIGINS"
 
 def configure(parser: argparse.ArgumentParser) -> Handler:
     """Add the arguments of ``wskit demo`` to ``parser`` and return the command's handler."""
-    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    parser.description = (
+        "Serve the demo chat (a browser page, AsyncAPI docs at /asyncapi) on hypercorn: "
+        "in memory by default, or shared by several processes through Redis."
+    )
+    parser.epilog = (
+        "examples: wskit demo | wskit demo --port 9000 | "
+        "WSKIT_REDIS_URL=redis://127.0.0.1:6379 wskit demo --workers 2"
+    )
     demo = parser.add_argument_group("demo options")
     demo.add_argument(
         "--redis-url",

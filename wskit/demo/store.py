@@ -109,15 +109,21 @@ class MemoryStore(RoomStore):
         members = self._members.get(room)
         if members is not None:
             members.pop(member.sid, None)
-            if not members:
-                del self._members[room]
         self._bump(room)
-        return self._snapshot(room)
+        presence = self._snapshot(room)
+        if not members:
+            # An empty room is forgotten. Its version may start again at 1: in one process
+            # presence updates arrive in order, and whoever joins next starts afresh.
+            self._members.pop(room, None)
+            del self._versions[room]
+        return presence
 
     async def presence(self, room: str) -> Presence:
         """Return who is in ``room`` now."""
-        self._versions.setdefault(room, 0)
-        return self._snapshot(room)
+        members = self._members.get(room, {})
+        return Presence(
+            room=room, members=list(members.values()), version=self._versions.get(room, 0)
+        )
 
     async def add_message(self, message: ChatMessage) -> None:
         """Remember ``message`` in its room's history."""

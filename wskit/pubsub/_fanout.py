@@ -408,7 +408,7 @@ class Dispatcher:
             return  # it is ending: its close callback forgets it
         # Open, but with default deadlines (or another unusual state): send through
         # ``send_frame`` from a writer task, which applies the connection's own checks.
-        outbox.queue.append(message)
+        outbox.append(message)
         self._start_writer(outbox)
 
     def _enqueue(self, outbox: Outbox, message: Message, topic: str | None) -> None:
@@ -438,16 +438,17 @@ class Dispatcher:
         self.writers -= 1
         outbox.scope = None
         outbox.busy = False
+        if not outbox.queue:
+            outbox.queue = None  # give the memory back: idle connections hold no deque
         if not outbox.closed:
             self._changed(outbox)
 
     async def _drain(self, outbox: Outbox) -> None:
         """Send what is queued for ``outbox``, in order, each within the send deadline."""
-        queue = outbox.queue
         timeout = math.inf if self.send_timeout is None else self.send_timeout
         stop: list[bool] = []
-        while queue and not outbox.closed:
-            message = queue.popleft()
+        while outbox.queue and not outbox.closed:
+            message = outbox.queue.popleft()
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 outbox.scope = scope
                 try:

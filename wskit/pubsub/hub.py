@@ -171,6 +171,8 @@ class Hub:
         self._published = 0
         self._received = 0
         self._malformed = 0
+        # One bound method for every connection's close callback (not one per connection).
+        self._on_close_callback = self._on_close
         self._dispatcher = Dispatcher(
             send_timeout=send_timeout,
             resolve=self._resolve,
@@ -241,7 +243,7 @@ class Hub:
         finally:
             for outbox in list(self._outboxes.values()):
                 outbox.closed = True
-                outbox.queue.clear()
+                outbox.clear()
             self._outboxes.clear()
             self._topics.clear()
             self._patterns.clear()
@@ -292,7 +294,7 @@ class Hub:
         outbox = Outbox(ws, self.max_queue)
         self._outboxes[outbox.key] = outbox
         self._all = None
-        ws.add_close_callback(self._on_close)
+        ws.add_close_callback(self._on_close_callback)
         if outbox.closed:
             raise WebSocketDisconnected("DISCONNECTED", "subscribe", "send", "the connection ended")
         return outbox
@@ -305,9 +307,11 @@ class Hub:
     def _forget(self, outbox: Outbox) -> None:
         """End every subscription of ``outbox`` (its connection is gone or evicted)."""
         outbox.closed = True
-        outbox.queue.clear()
+        outbox.clear()
         if self._outboxes.get(outbox.key) is outbox:
             del self._outboxes[outbox.key]
+            if not self._outboxes:
+                self._outboxes = {}  # a dict never shrinks: give its table back
         self._all = None
         for topic in outbox.topics:
             self._drop_sub(topic, outbox)
@@ -735,7 +739,7 @@ class Hub:
             connections=len(self._outboxes),
             topics=len(self._topics),
             patterns=len(self._patterns),
-            queued=sum(len(outbox.queue) for outbox in self._outboxes.values()),
+            queued=sum(outbox.queued for outbox in self._outboxes.values()),
             writers=dispatcher.writers,
             pending=dispatcher.pending,
             published=self._published,

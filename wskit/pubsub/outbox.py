@@ -107,7 +107,8 @@ class Outbox:
         self.codec: Codec = conn.codec
         #: The WebSocket and its server ``send`` for the direct port (else ``None``).
         self.ws, self.send = _direct_port(conn)
-        self.queue: deque[Message] = deque()
+        #: Messages waiting for the writer (created on first use: idle connections have none).
+        self.queue: deque[Message] | None = None
         self.maxlen = maxlen
         #: A writer task owns the connection: new messages go to ``queue``.
         self.busy = False
@@ -146,6 +147,8 @@ class Outbox:
             to evict the connection (nothing is queued).
         """
         queue = self.queue
+        if queue is None:
+            queue = self.queue = deque()
         if len(queue) < self.maxlen:
             queue.append(message)
             return 0
@@ -160,6 +163,21 @@ class Outbox:
             return 1
         return -1
 
+    def append(self, message: Message) -> None:
+        """Queue ``message`` whatever the bound (the first message of a new writer)."""
+        if self.queue is None:
+            self.queue = deque()
+        self.queue.append(message)
+
+    @property
+    def queued(self) -> int:
+        """How many messages wait in the queue."""
+        return 0 if self.queue is None else len(self.queue)
+
+    def clear(self) -> None:
+        """Drop what is queued."""
+        self.queue = None
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "busy" if self.busy else "idle"
-        return f"<Outbox {self.conn!r} {state} queued={len(self.queue)} dropped={self.dropped}>"
+        return f"<Outbox {self.conn!r} {state} queued={self.queued} dropped={self.dropped}>"

@@ -127,7 +127,11 @@
       state.sid = null;
       failPending("connection closed");
       for (const room of state.rooms.values()) {
+        // Who is there is unknown until the server says again (its versions may restart).
         room.joined = false;
+        room.members = [];
+        room.version = -1;
+        for (const entry of room.typing.values()) clearTimeout(entry.timer);
         room.typing.clear();
       }
       render();
