@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import signal
+import socket
 import sys
 import threading
 from functools import partial
@@ -234,3 +236,55 @@ def test_main_reports_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--origin", "not an origin"])
     assert exited.value.code == 2
     assert "not an origin" in capsys.readouterr().err
+
+
+# hypercorn's Config.create_sockets() does not close the socket whose bind() failed.
+@pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <socket:pytest.PytestUnraisableExceptionWarning"
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_busy_port_is_a_clear_error(
+    workers: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import wskit.demo.app as module
+
+    monkeypatch.setenv(CONFIG_ENV, "")  # restored afterwards: serve_demo sets it for workers
+    monkeypatch.setattr(module, "_app", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        options = ServerOptions(port=port, workers=workers, log_level="warning")
+        assert serve_demo(DemoConfig.for_address("127.0.0.1", port), options) == 1
+        gc.collect()  # the leaked socket's warning, here under this test's filters
+    err = capsys.readouterr().err
+    assert f"wskit demo: error: cannot listen on 127.0.0.1:{port}: " in err
+    assert "--port" in err
+    assert ("each worker has its own rooms" in err) == (workers > 1)
+
+
+def test_a_wildcard_address_announces_a_url_a_browser_can_open(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wskit.demo.cli import _announce
+
+    _announce(Listening(("http://0.0.0.0:8000",), 8000), "in-memory hub")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "wskit listening on http://0.0.0.0:8000"
+    assert "--origin" in out[1]
+    assert out[2] == "wskit demo: open http://127.0.0.1:8000 in two browser windows (in-memory hub)"
+
+
+def test_redis_without_coredis_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "coredis" else real(name, *a)
+    )
+    config = DemoConfig(redis_url="redis://127.0.0.1:1")
+    assert serve_demo(config, ServerOptions(port=free_port())) == 2
+    assert "pip install 'wskit[redis]'" in capsys.readouterr().err

@@ -16,10 +16,13 @@ Defined outcome:
 
 from __future__ import annotations
 
+import collections
 import gc
 import itertools
+import logging
 import tempfile
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import anyio
@@ -29,12 +32,12 @@ from tests._services import timeout
 from tests.pubsub.conftest import RedisProcess
 from wskit.app import App
 from wskit.connection import WebSocket
-from wskit.exceptions import BackendError, BackendUnavailable, WebSocketDisconnect
+from wskit.exceptions import BackendUnavailable, WebSocketDisconnect
 from wskit.pubsub import Hub
 from wskit.pubsub.backends.redis import RedisBackend
-from wskit.testing import TestClient
+from wskit.testing import TestClient, WebSocketTestSession
 
-from ._helpers import Records, count_tasks, settled_tasks
+from ._helpers import count_tasks, settled_tasks
 
 pytestmark = pytest.mark.redis
 
@@ -73,15 +76,55 @@ def backend(url: str, prefix: str, events: list[str], name: str) -> RedisBackend
     )
 
 
-async def test_redis_killed_and_restarted_under_publish_load(records: Records) -> None:
+class _Counts(logging.Handler):
+    """Counts records by level and keeps none: a kept record keeps its exception, and the
+    exception the frames of a dead connection, which would look like a leak here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.levels: collections.Counter[int] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.levels[record.levelno] += 1
+
+
+async def test_redis_killed_and_restarted_under_publish_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The test client keeps every message it saw; here that would look like a leak too.
+    monkeypatch.setattr(WebSocketTestSession, "max_recorded", 0)
+    counts = _Counts()
+    wskit_logger = logging.getLogger("wskit")
+    monkeypatch.setattr(wskit_logger, "propagate", False)
+    monkeypatch.setattr(wskit_logger, "level", logging.DEBUG)
+    wskit_logger.addHandler(counts)
     with tempfile.TemporaryDirectory(prefix="wskit-redis-") as tmp:
         server = RedisProcess(Path(tmp))
         server.start()
         try:
             await _scenario(server)
         finally:
+            wskit_logger.removeHandler(counts)
             server.stop()
-    assert not [r for r in records.errors if r.name.startswith("wskit")]
+            # coredis (6.9) never closes the memory streams of a connection that died; collect
+            # them here, where their ResourceWarning is known, not in some later test.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Unclosed <MemoryObject", ResourceWarning)
+                gc.collect()
+    assert counts.levels[logging.WARNING] >= 4  # "redis link is down", twice per backend
+    assert counts.levels[logging.ERROR] == counts.levels[logging.CRITICAL] == 0
+
+
+def _traced() -> int:
+    """Bytes held by objects allocated in wskit (outside its test client) or in coredis."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [
+            tracemalloc.Filter(True, "*/wskit/*"),
+            tracemalloc.Filter(True, "*/coredis/*"),
+            tracemalloc.Filter(False, "*/wskit/testing/*"),
+        ]
+    )
+    return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
 async def _scenario(server: RedisProcess) -> None:
@@ -91,6 +134,9 @@ async def _scenario(server: RedisProcess) -> None:
     hub_b = Hub(backend(server.url, prefix, events, "b"), max_queue=1024)
     published: list[tuple[int, bool, float]] = []  # (seq, backend took it, seconds it took)
     recovered_at: list[int] = []
+    killed_at: list[int] = []
+    tasks: list[int] = []
+    memory: list[int] = []
     async with (
         hub_a,
         hub_b,
@@ -104,6 +150,8 @@ async def _scenario(server: RedisProcess) -> None:
             await hub_a.backend.wait_connected()  # type: ignore[attr-defined]
             await hub_b.backend.wait_connected()  # type: ignore[attr-defined]
         seq = itertools.count()
+        local_got: list[int] = []
+        remote_got: list[int] = []
 
         async def publish_for(seconds: float) -> None:
             end = anyio.current_time() + seconds
@@ -118,30 +166,39 @@ async def _scenario(server: RedisProcess) -> None:
                     published.append((n, True, anyio.current_time() - start))
                 await anyio.sleep(PERIOD)
 
-        await publish_for(0.3)  # warm: both links up
-        gc.collect()
-        tracemalloc.start()
-        try:
-            tasks_before = count_tasks()
-            memory_before = tracemalloc.get_traced_memory()[0]
+        async def read_all() -> None:
+            """Read what both subscribers got so far (the remote one: until it goes quiet)."""
+            await hub_a.flush()
+            while len(local_got) < len(published):
+                local_got.append(await local.receive_json())
+            last = published[-1][0]
+            with anyio.move_on_after(timeout(2)):
+                while not remote_got or remote_got[-1] != last:
+                    remote_got.append(await remote.receive_json())
+
+        async def kill_and_restart() -> None:
+            events.clear()
+            killed_at.append(next(seq))
             server.kill()
-            await publish_for(0.6)  # Redis is down
+            await publish_for(0.5)  # Redis is down
             await anyio.to_thread.run_sync(server.start)
             with anyio.fail_after(timeout(10)):
                 while not ("a up" in events and "b up" in events):
                     await publish_for(0.02)
             recovered_at.append(next(seq))
-            await publish_for(0.3)  # back to normal
-            await hub_a.flush()
-            last = published[-1][0]
-            local_got = [await local.receive_json() for _ in range(len(published))]
-            remote_got: list[int] = []
-            with anyio.move_on_after(timeout(2)):
-                while not remote_got or remote_got[-1] != last:
-                    remote_got.append(await remote.receive_json())
-            tasks_after = await settled_tasks(tasks_before)
+            await publish_for(0.2)  # back to normal
+            await read_all()
+            tasks.append(await settled_tasks(tasks[0]) if tasks else count_tasks())
             gc.collect()
-            memory_after = tracemalloc.get_traced_memory()[0]
+            memory.append(_traced())
+
+        await publish_for(0.2)  # warm: both links up
+        await read_all()
+        tasks.append(count_tasks())
+        tracemalloc.start()
+        try:
+            await kill_and_restart()  # the first outage sets up what reconnection needs
+            await kill_and_restart()  # the second must not need more
         finally:
             tracemalloc.stop()
 
@@ -150,11 +207,11 @@ async def _scenario(server: RedisProcess) -> None:
     assert max(took for _, _, took in published) < 0.5 + 0.5  # publish_timeout, plus slack
     assert local_got == [n for n, _, _ in published]  # local delivery: everything, in order
     assert remote_got == sorted(set(remote_got))  # in order, no duplicates
-    after = [n for n, ok, _ in published if ok and n > recovered_at[0]]
-    assert after and set(after) <= set(remote_got)  # every message after recovery arrived
+    # Every message between a recovery and the next outage reached the other process.
+    for start, end in zip(recovered_at, [*killed_at[1:], published[-1][0] + 1], strict=True):
+        between = {n for n, ok, _ in published if ok and start < n < end}
+        assert between and between <= set(remote_got), (start, end)
     assert events[:2] in (["a down", "b down"], ["b down", "a down"])
-    assert tasks_after == tasks_before
-    assert memory_after - memory_before < 512 * 1024, (memory_before, memory_after)
-    stats = hub_a.statistics()
-    assert stats.failed == 0
-    assert isinstance(BackendUnavailable("x"), BackendError)
+    assert tasks[1] == tasks[2] == tasks[0], tasks
+    assert memory[1] - memory[0] < 64 * 1024, memory
+    assert hub_a.statistics().failed == 0

@@ -2,11 +2,12 @@
 
 What it wires together, layer by layer:
 
-* ``wskit.App`` routes ``/ws`` (the chat) and hands plain HTTP to a small Starlette app that
-  serves the page (``/``), its files (``/static/...``) and the protocol's AsyncAPI document
-  (``/asyncapi`` and ``/asyncapi.json``). Handshake policies: the ``Origin`` allow-list (on by
-  default: the demo's own origins) and an ``authenticate`` hook that takes the user's name from
-  the query string (``/ws?name=alice``; an invalid name is refused with 401).
+* ``wskit.App`` routes ``/ws`` (the chat) and hands plain HTTP to a small Starlette app
+  (:mod:`wskit.demo.web`) that serves the page (``/``), its files (``/static/...``) and the
+  protocol's AsyncAPI document (``/asyncapi`` and ``/asyncapi.json``). Handshake policies:
+  the ``Origin`` allow-list (on by default: the demo's own origins) and an ``authenticate``
+  hook that takes the user's name from the query string (``/ws?name=alice``; an invalid name
+  is refused with 401).
 * An :class:`~wskit.operations.OperationRouter` with the operations of
   :mod:`wskit.demo.protocol`: ``room.join``, ``room.leave``, ``message.send`` and ``typing``.
 * A :class:`~wskit.pubsub.Hub` with one topic per room (``room:<name>``) and a bounded outbox
@@ -23,20 +24,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import msgspec
-from starlette.applications import Starlette
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from wskit.app import App
 from wskit.connection import WebSocket  # at run time: the router reads handler annotations
@@ -45,10 +40,9 @@ from wskit.operations import OperationError, OperationRouter
 
 from . import protocol as p
 from .store import MemoryStore, RedisStore, RoomStore
+from .web import STATIC_DIR, http_app
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from wskit.pubsub import Hub
 
 __all__ = [
@@ -63,24 +57,10 @@ __all__ = [
 
 #: The environment variable through which ``wskit demo`` passes its config to worker processes.
 CONFIG_ENV: Final = "WSKIT_DEMO_CONFIG"
-#: The page, its stylesheet and script, shipped inside the package.
-STATIC_DIR: Final = Path(__file__).with_name("static")
 
 #: Room changes and typing notices a connection may send per second, and at once.
 CONTROL_RATE: Final = 5.0
 CONTROL_BURST: Final = 20
-_HOST_RE: Final = re.compile(
-    r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?"
-)
-_SECURITY_HEADERS: Final = {
-    "content-security-policy": (
-        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-cache",
-}
 
 
 class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,6 +168,8 @@ class ChatServer:
         self._clients: dict[int, _Client] = {}
         self._node = secrets.token_hex(3)
         self._sids = itertools.count(1)
+        # A refresh must not put back a member whose leave ran while it was in flight.
+        self._presence_lock = anyio.Lock()
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -246,13 +228,16 @@ class ChatServer:
     async def _refresh_presence(self, every: float) -> None:
         while True:
             await anyio.sleep(every)
-            entries = [
-                (room, client.member) for client in self._clients.values() for room in client.rooms
-            ]
-            try:
-                await self.store.refresh(entries)
-            except BackendUnavailable:
-                pass  # the next round tries again; members expire only after presence_ttl
+            async with self._presence_lock:
+                entries = [
+                    (room, client.member)
+                    for client in self._clients.values()
+                    for room in client.rooms
+                ]
+                try:
+                    await self.store.refresh(entries)
+                except BackendUnavailable:
+                    pass  # the next round tries again; members expire only after presence_ttl
 
     def local_rooms(self) -> int:
         """How many rooms the connections of this process are in."""
@@ -297,7 +282,8 @@ class ChatServer:
         # Never raises: a leave always succeeds for the client; with the store or the backend
         # down, the others see it late (the member expires from the store after presence_ttl).
         with contextlib.suppress(BackendUnavailable, OperationError):
-            presence = await self.store.leave(room, client.member)
+            async with self._presence_lock:
+                presence = await self.store.leave(room, client.member)
             await self._publish(room, "presence", presence)
 
     # -- operations ------------------------------------------------------------------------
@@ -396,85 +382,12 @@ class ChatServer:
         return ops
 
 
-# --- HTTP: the page, its files, the AsyncAPI document ------------------------------------
-
-
-def _http_app(server: ChatServer) -> Starlette:
-    page = (STATIC_DIR / "index.html").read_bytes()
-    icon = (STATIC_DIR / "favicon.svg").read_bytes()
-
-    async def index(request: Request) -> Response:
-        return HTMLResponse(page, headers=_SECURITY_HEADERS)
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(
-            {"connections": server.stats.connections, "messages": server.stats.messages}
-        )
-
-    async def favicon(request: Request) -> Response:
-        return Response(
-            icon, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"}
-        )
-
-    routes: list[Route | Mount] = [
-        Route("/", index),
-        Route("/favicon.ico", favicon),
-        Route("/stats.json", stats),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
-    routes.extend(_asyncapi_routes(server))
-    return Starlette(routes=routes)
-
-
-_DOC_DESCRIPTION: Final = """\
-The chat of "wskit demo". Connect to /ws?name=YOUR_NAME (1 to 32 printable characters; another
-name is refused with HTTP 401, an unknown Origin with 403). Every frame is a JSON text frame
-{"type": ..., "payload": ..., "id": ...}; the reply to a request carries the request's id.
-
-After the handshake the server sends "session". Join rooms with "room.join" (you get the room's
-"history", and everyone in it a new "presence"), post with "message.send" (everyone in the room
-gets "message.new"), and say you are typing with "typing". A request the server cannot honour
-gets an "error" reply: too_many_rooms, not_in_room, empty_message, rate_limited, unavailable,
-or one of the router's codes for bad input (malformed, unknown_operation, invalid_payload).
-"""
-
-
-def _asyncapi_routes(server: ChatServer) -> list[Route]:
-    from wskit.asyncapi.document import build
-    from wskit.asyncapi.html import render_html
-
-    base = build(
-        server.router,
-        title="wskit demo chat",
-        version="1.0.0",
-        description=_DOC_DESCRIPTION,
-        path="/ws",
-    )
-
-    def document(request: Request) -> dict[str, Any]:
-        # The server is the host the page was loaded from (a Host header with characters a
-        # host cannot have is left out rather than echoed).
-        host = request.headers.get("host", "")
-        if not host or not _HOST_RE.fullmatch(host):
-            return base
-        servers = {"demo": {"host": host, "protocol": "ws", "description": "this server"}}
-        return {"asyncapi": base["asyncapi"], "info": base["info"], "servers": servers, **base}
-
-    async def as_json(request: Request) -> Response:
-        return JSONResponse(document(request))
-
-    async def as_html(request: Request) -> Response:
-        return HTMLResponse(render_html(document(request), json_url="/asyncapi.json"))
-
-    return [Route("/asyncapi.json", as_json), Route("/asyncapi", as_html)]
-
-
 class DemoApp(App):
     """The demo's ``wskit.App``, with the :class:`ChatServer` it serves as ``chat``."""
 
     def __init__(self, chat: ChatServer) -> None:
         super().__init__(
-            http_app=_http_app(chat),
+            http_app=http_app(chat),
             origins=chat.config.origins,
             lifespan=lambda app: chat.lifespan(app),
         )

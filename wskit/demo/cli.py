@@ -13,6 +13,7 @@ The WebSocket accepts only the page's own origins (``http://127.0.0.1:PORT`` and
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import socket
 import sys
@@ -156,6 +157,13 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         status: Draw the status line; ``None``: when stdout is a terminal.
     """
     backend = "in-memory hub, one process" if config.redis_url is None else "Redis hub"
+    if config.redis_url is not None and importlib.util.find_spec("coredis") is None:
+        print(
+            "wskit demo: error: sharing rooms through Redis needs coredis: "
+            "pip install 'wskit[redis]'",
+            file=sys.stderr,
+        )
+        return 2
     if options.workers > 1:
         configure_logging(options.log_level)
         if config.redis_url is None:
@@ -170,7 +178,10 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         def announce(listening: Listening) -> None:
             _announce(listening, f"{backend}, {options.workers} workers")
 
-        return serve_workers(APP_PATH, options, on_ready=announce)
+        try:
+            return serve_workers(APP_PATH, options, on_ready=announce)
+        except OSError as exc:
+            return _cannot_listen(options, exc)
     app = create_app(config)
     line: StatusLine | None = None
     if sys.stdout.isatty() if status is None else status:
@@ -182,15 +193,34 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
     try:
         configure_logging(options.log_level)
         _run(options, run_demo, app, options, backend, line)
+    except OSError as exc:
+        return _cannot_listen(options, exc)
     finally:
         sys.stderr = stderr
     return 0
 
 
+def _cannot_listen(options: ServerOptions, exc: OSError) -> int:
+    where = options.uds or f"{options.host}:{options.port}"
+    hint = "" if options.uds else " (choose another with --port or WSKIT_PORT)"
+    print(
+        f"wskit demo: error: cannot listen on {where}: {exc.strerror or exc}{hint}", file=sys.stderr
+    )
+    return 1
+
+
 def _announce(listening: Listening, backend: str) -> None:
     for url in listening.urls:
         print(f"wskit listening on {url}", flush=True)
-    print(f"wskit demo: open {listening.url} in two browser windows ({backend})", flush=True)
+    url = listening.url
+    if "://0.0.0.0:" in url or "://[::]:" in url:
+        # A browser never loads the page from 0.0.0.0; it uses one of the allowed origins.
+        url = f"http://127.0.0.1:{listening.port}"
+        print(
+            "wskit demo: pages loaded from another address need --origin http://ADDRESS:PORT",
+            flush=True,
+        )
+    print(f"wskit demo: open {url} in two browser windows ({backend})", flush=True)
 
 
 def _run(options: ServerOptions, fn: Callable[..., Any], *args: object) -> None:
@@ -234,15 +264,21 @@ async def run_demo(
             )
             tg.cancel_scope.cancel()
 
-        listening: Listening = await tg.start(serve)
-        _announce(listening, backend)
-        task_status.started(listening)
-        if line is None:
-            return
-        line.url = listening.url
         try:
-            while True:
-                line.draw()
-                await anyio.sleep(interval)
-        finally:
-            line.close()
+            listening: Listening = await tg.start(serve)
+        except OSError as exc:  # cannot bind: re-raised as itself, not in a group
+            failed: OSError | None = exc
+        else:
+            failed = None
+            _announce(listening, backend)
+            task_status.started(listening)
+            if line is not None:
+                line.url = listening.url
+                try:
+                    while True:
+                        line.draw()
+                        await anyio.sleep(interval)
+                finally:
+                    line.close()
+    if failed is not None:
+        raise failed

@@ -18,6 +18,7 @@
   const TYPING_REPEAT_MS = 2500; // re-send "typing" at most this often while typing
   const TYPING_EXPIRE_MS = 6000; // forget someone's "typing" after this long
   const BACKOFF = { baseMs: 500, capMs: 15000 };
+  const STABLE_MS = 5000; // a connection open this long resets the back-off
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -57,6 +58,7 @@
     active: null,
     ws: null,
     attempt: 0,
+    openedAt: 0,
     retryTimer: null,
     retryAt: 0,
     countdown: null,
@@ -123,6 +125,10 @@
     });
     ws.addEventListener("close", (event) => {
       if (ws !== state.ws) return; // a socket we replaced on purpose
+      // A connection that lived a while starts the back-off again; one the server ends at
+      // once (overloaded, restarting) keeps growing it, so clients do not hammer it.
+      if (state.openedAt && Date.now() - state.openedAt > STABLE_MS) state.attempt = 0;
+      state.openedAt = 0;
       state.ws = null;
       state.sid = null;
       failPending("connection closed");
@@ -237,7 +243,7 @@
     session(p) {
       state.sid = p.sid;
       state.mySids.add(p.sid);
-      state.attempt = 0; // the server accepted us: the next drop starts the back-off again
+      state.openedAt = Date.now();
       setStatus("open", "Connected");
       for (const room of state.rooms.keys()) joinRoom(room, { quiet: true });
       render();

@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 import coredis
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from coredis.exceptions import RedisError
 from coredis.retry import NoRetryPolicy
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection
 
     from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = ["RedisBackend"]
 
@@ -72,7 +72,8 @@ class _Outgoing:
 
 def _unavailable(exc: BaseException, what: str) -> BackendError:
     """Translate a coredis/transport error into wskit's typed error."""
-    if isinstance(exc, RedisError) and not isinstance(exc, coredis.exceptions.ConnectionError):
+    unreachable = (coredis.exceptions.ConnectionError, coredis.exceptions.RedisClusterError)
+    if isinstance(exc, RedisError) and not isinstance(exc, unreachable):
         return BackendError(f"redis refused to {what}: {exc}")
     return BackendUnavailable(f"redis is unavailable: could not {what} ({exc!r})")
 
@@ -121,6 +122,9 @@ class RedisBackend(Backend):
             raise ValueError(f"prefix {prefix!r} may not contain glob characters or braces")
         if not 0 < backoff_base <= backoff_max:
             raise ValueError("need 0 < backoff_base <= backoff_max")
+        parts = urlsplit(url)
+        if sharded and (parts.scheme not in ("redis", "rediss") or not parts.hostname):
+            raise ValueError(f"a cluster URL is redis://host:port, got {url!r}")
         self.url = url
         self.sharded = sharded
         #: Patterns work with plain pub/sub, not with sharded pub/sub.
@@ -190,6 +194,12 @@ class RedisBackend(Backend):
             await self._connected_event.wait()
 
     def _make_client(self) -> Any:
+        client = self._new_client()
+        pool = client.connection_pool
+        pool.connection_class = _tidy(pool.connection_class)
+        return client
+
+    def _new_client(self) -> Any:
         options: dict[str, Any] = {
             "connect_timeout": self.connect_timeout,
             "stream_timeout": self.publish_timeout,
@@ -197,8 +207,6 @@ class RedisBackend(Backend):
         if self.sharded:
             # Not RedisCluster.from_url: coredis 6.9 warns (DeprecationWarning) from inside it.
             parts = urlsplit(self.url)
-            if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-                raise ValueError(f"a cluster URL is redis://host:port, got {self.url!r}")
             return coredis.RedisCluster(
                 host=parts.hostname,
                 port=parts.port or 6379,
@@ -219,6 +227,8 @@ class RedisBackend(Backend):
         """
         if self._tg is not None:
             raise RuntimeError("the backend is already running")
+        if self.sharded and not await self._reachable():
+            raise BackendUnavailable(f"redis is unavailable: cannot connect to {self.url}")
         stack = AsyncExitStack()
         try:
             client = self._make_client()
@@ -227,6 +237,7 @@ class RedisBackend(Backend):
                 # client's task group stays open after it).
                 await stack.enter_async_context(client)
             except (RedisError, OSError, TimeoutError) as exc:
+                _close_cluster_layout(client)
                 raise _unavailable(exc, "start") from exc
             self._client = client
             self._connected_event = anyio.Event()
@@ -284,6 +295,11 @@ class RedisBackend(Backend):
         """Keep the subscriber link open: reconnect with backoff, renew subscriptions."""
         attempt = 0
         while True:
+            if not await self._reachable():
+                self._link_down(BackendUnavailable(f"cannot connect to {self.url}"))
+                await anyio.sleep(self.backoff(attempt))
+                attempt += 1
+                continue
             try:
                 # Opening is bounded by coredis' connect and stream timeouts; a scope of ours
                 # cannot wrap it, since the pubsub's own task group stays open after it.
@@ -297,6 +313,27 @@ class RedisBackend(Backend):
                 self._link_down(exc)
             await anyio.sleep(self.backoff(attempt))
             attempt += 1
+
+    async def _reachable(self) -> bool:
+        """Whether the server accepts a connection at all.
+
+        Checked before each attempt to (re)connect through coredis, whose failed attempts
+        leave anyio streams unclosed (see ``_tidy``) and, in cluster mode, go through a
+        discovery path this module cannot tidy.
+        """
+        parts = urlsplit(self.url)
+        try:
+            with anyio.fail_after(self.connect_timeout):
+                if parts.scheme == "unix":
+                    stream: Any = await anyio.connect_unix(unquote(parts.path))
+                else:
+                    stream = await anyio.connect_tcp(
+                        parts.hostname or "localhost", parts.port or 6379
+                    )
+        except (OSError, TimeoutError):
+            return False
+        await stream.aclose()
+        return True
 
     async def _renew(self, pubsub: Any) -> None:
         if self._topics:
@@ -519,14 +556,46 @@ class RedisBackend(Backend):
         return f"<RedisBackend {self.url!r}{mode} {state}>"
 
 
-def _close_cluster_layout(client: Any) -> None:
-    """Close the error stream coredis 6.9's ``ClusterLayout`` opens and never closes.
+# coredis 6.9 opens anyio memory streams it never closes in two places: a connection whose
+# connect fails (Redis down: one per reconnection attempt) and the cluster layout. Left open,
+# anyio warns (``ResourceWarning: Unclosed MemoryObjectSendStream``) when they are collected.
+# These two helpers close them, without naming coredis' private attributes.
 
-    Left open it warns (``ResourceWarning: Unclosed MemoryObjectSendStream``) when collected.
-    """
+
+def _close_streams(obj: object) -> None:
+    for value in list(vars(obj).values()):
+        if isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, MemoryObjectSendStream | MemoryObjectReceiveStream):
+                    item.close()
+        elif isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream):
+            value.close()
+
+
+_TIDY: dict[type[Any], type[Any]] = {}
+
+
+def _tidy(base: type[Any]) -> type[Any]:
+    """A subclass of a coredis connection class that closes its streams when it ends."""
+    tidy = _TIDY.get(base)
+    if tidy is None:
+
+        class Tidy(base):  # type: ignore[misc]
+            async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+                try:
+                    await super().run(task_status=task_status)
+                finally:
+                    _close_streams(self)
+
+        Tidy.__name__ = Tidy.__qualname__ = f"Tidy{base.__name__}"
+        tidy = _TIDY[base] = Tidy
+    return tidy
+
+
+def _close_cluster_layout(client: Any) -> None:
     layout = getattr(getattr(client, "connection_pool", None), "cluster_layout", None)
-    for stream in getattr(layout, "_error_stream", None) or ():
-        stream.close()
+    if layout is not None:
+        _close_streams(layout)
 
 
 def _call(callback: Callable[..., object] | None, *args: object) -> None:

@@ -1,0 +1,227 @@
+"""Redis-specific behaviour: restarts, a server that is down or hung, hooks, configuration.
+
+Each test here starts its own ``redis-server`` (``RedisProcess``) so it can kill, stop or
+restart it. Without the binary these tests skip; under ``CI=true`` they fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests._services import timeout
+from wskit.exceptions import BackendError, BackendUnavailable, WouldBlock
+from wskit.pubsub import Hub
+from wskit.pubsub.backends.redis import RedisBackend, _unavailable
+
+from ._fakes import FakeConnection
+from .conftest import RedisProcess, unique_prefix, wait_connected
+
+pytestmark = pytest.mark.redis
+
+
+def _backend(server: RedisProcess, **options: object) -> RedisBackend:
+    options.setdefault("backoff_max", 0.3)
+    options.setdefault("publish_timeout", 1.0)
+    return RedisBackend(server.url, prefix=unique_prefix(), **options)  # type: ignore[arg-type]
+
+
+async def _eventually(predicate: object, seconds: float = 10.0) -> None:
+    with anyio.fail_after(timeout(seconds)):
+        while not predicate():  # type: ignore[operator]
+            await anyio.sleep(0.005)
+
+
+async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: RedisProcess) -> None:
+    """Kill redis-server mid-run, then start it again on the same port.
+
+    While it is down, publish raises BackendUnavailable at once and local delivery goes on;
+    after the restart both links come back within the backoff bound, every subscription is
+    renewed, and delivery resumes in order. The loss window is measured and printed.
+    """
+    events: list[str] = []
+    sender = _backend(redis_process, on_disconnect=lambda exc: events.append("down"))
+    prefix = sender.prefix
+    receiver = RedisBackend(
+        redis_process.url, prefix=prefix, backoff_max=0.3, on_reconnect=lambda: events.append("up")
+    )
+    one, two = Hub(sender), Hub(receiver)
+    async with one, two:
+        await wait_connected(sender, receiver)
+        local, remote = FakeConnection(), FakeConnection()
+        await one.subscribe(local, "ticks")
+        await two.subscribe(remote, "ticks")
+        sent_at: dict[int, float] = {}
+        failures: list[float] = []
+        seq = 0
+
+        async def publish_some(count: int) -> None:
+            nonlocal seq
+            for _ in range(count):
+                seq += 1
+                sent_at[seq] = time.monotonic()
+                started = time.monotonic()
+                try:
+                    await one.publish("ticks", seq)
+                except BackendUnavailable:
+                    failures.append(time.monotonic() - started)
+                await anyio.sleep(0.002)
+
+        await publish_some(50)
+        await remote.wait_frames(50)
+        redis_process.kill()
+        killed_at = time.monotonic()
+        await publish_some(50)  # Redis is down
+        assert failures, "publishing while Redis is down must raise BackendUnavailable"
+        assert max(failures) < sender.publish_timeout + 0.5
+        assert local.frames[-1] == str(seq)  # local delivery kept working
+        redis_process.start()
+        restarted_at = time.monotonic()
+        await _eventually(lambda: sender.connected and receiver.connected)
+        recovered_after = time.monotonic() - restarted_at
+        await publish_some(50)
+        first_after = seq - 49
+        frames = [int(frame) for frame in await remote.wait_frames(100)]
+        assert frames == sorted(frames)  # in order, no duplicates
+        assert frames[-50:] == list(range(first_after, seq + 1))
+        lost = sorted(set(sent_at) - set(frames))
+        assert lost, "messages published while Redis was down are lost (at most once)"
+        window = sent_at[lost[-1]] - sent_at[lost[0]]
+        print(
+            f"\nredis restart: {len(lost)} messages lost over {window * 1000:.0f} ms "
+            f"(killed for {restarted_at - killed_at:.2f} s, links back {recovered_after:.2f} s "
+            f"after the restart; backoff bound {sender.backoff_max} s)"
+        )
+        assert recovered_after < sender.backoff_max + timeout(2)
+        assert events.count("down") == 1 and events.count("up") == 1
+        stats = sender.statistics()
+        assert (stats.disconnects, stats.reconnects, stats.connected) == (1, 1, True)
+        assert stats.publish_errors == len(failures)
+        assert receiver.statistics().subscriptions == 1
+
+
+async def test_down_at_start_then_up(tmp_path: Path) -> None:
+    server = RedisProcess(tmp_path)  # not started yet: nothing listens on its port
+    backend = _backend(server, backoff_max=0.2)
+    try:
+        async with Hub(backend) as hub:
+            assert not backend.connected and not backend.statistics().connected
+            conn = FakeConnection()
+            await hub.subscribe(conn, "t")  # recorded, renewed once the link is up
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailable, match="down"):
+                await hub.publish("t", "local only")
+            assert time.monotonic() - started < 1
+            with pytest.raises(BackendUnavailable):
+                backend.publish_nowait("t", b"x")
+            with pytest.raises(BackendUnavailable):
+                await backend.history("t")
+            assert await conn.wait_frames(1) == ["local only"]
+            server.start()
+            await wait_connected(backend)
+            other = Hub(RedisBackend(server.url, prefix=backend.prefix))
+            async with other:
+                await wait_connected(other.backend)
+                await other.publish("t", "from elsewhere")
+                assert await conn.wait_frames(2) == ["local only", "from elsewhere"]
+            assert backend.statistics().reconnects == 0  # a first connection, not a return
+    finally:
+        server.stop()
+
+
+async def test_a_hung_server_never_hangs_a_publish(redis_process: RedisProcess) -> None:
+    backend = _backend(redis_process, publish_timeout=0.3)
+    async with backend:
+        await wait_connected(backend)
+        assert redis_process.process is not None
+        os.kill(redis_process.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailable):
+                await backend.publish("t", b"x")
+            assert time.monotonic() - started < 0.3 + 1.0
+            with pytest.raises(BackendUnavailable):
+                await backend.history("t")
+        finally:
+            os.kill(redis_process.process.pid, signal.SIGCONT)
+
+
+async def test_buffers_and_hooks(
+    redis_process: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_hook(*args: object) -> None:
+        raise RuntimeError("hook bug")
+
+    backend = _backend(
+        redis_process, max_outgoing=1, on_disconnect=broken_hook, on_reconnect=broken_hook
+    )
+    async with backend:
+        await wait_connected(backend)
+        backend.publish_nowait("t", b"1")
+        with pytest.raises(WouldBlock):
+            backend.publish_nowait("t", b"2")
+        with caplog.at_level(logging.ERROR, "wskit.pubsub.redis"):
+            redis_process.kill()
+            await _eventually(lambda: not backend.connected)
+            redis_process.start()
+            await wait_connected(backend)
+        failed = [r for r in caplog.records if "callback" in r.getMessage()]
+        assert len(failed) == 2
+        assert "sharded" not in repr(backend) and "connected" in repr(backend)
+
+
+async def test_a_full_inbound_buffer_drops(redis_process: RedisProcess) -> None:
+    receiver = _backend(redis_process, max_buffer=2)
+    sender = RedisBackend(redis_process.url, prefix=receiver.prefix)
+    async with receiver, sender:
+        await wait_connected(receiver, sender)
+        await receiver.subscribe(["t"])
+        for i in range(5):
+            await sender.publish("t", b"%d" % i)
+        await _eventually(lambda: receiver.statistics().dropped == 3)
+        stream = receiver.messages()
+        assert [await anext(stream) for _ in range(2)] == [("t", b"0"), ("t", b"1")]
+
+
+def test_configuration() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        RedisBackend(prefix="a*")
+    with pytest.raises(ValueError, match="backoff"):
+        RedisBackend(backoff_base=2, backoff_max=1)
+    backend = RedisBackend(backoff_base=0.1, backoff_max=1.0)
+    delays = [backend.backoff(attempt) for attempt in range(12)]
+    assert all(0.05 <= delay <= 1.0 for delay in delays)
+    assert max(delays[6:]) > 0.5  # it grows to the bound
+    assert backend.channel("room:1") == "wskit:{room:1}"
+    assert backend.topic(b"wskit:{room:1}") == "room:1"
+    assert RedisBackend(sharded=True).supports_patterns is False
+    assert isinstance(_unavailable(RuntimeError("x"), "publish"), BackendUnavailable)
+    from coredis.exceptions import ResponseError
+
+    error = _unavailable(ResponseError("WRONGTYPE"), "publish")
+    assert type(error) is BackendError and "refused" in str(error)
+
+
+async def test_not_running() -> None:
+    with pytest.raises(ValueError, match="cluster URL"):
+        RedisBackend("unix:///tmp/nothing.sock", sharded=True)
+    backend = RedisBackend()
+    with pytest.raises(RuntimeError, match="not running"):
+        await backend.wait_connected()
+    with pytest.raises(BackendUnavailable):
+        await backend.history("t")
+    await backend.close()
+
+
+async def test_sharded_cluster_down_at_start(tmp_path: Path) -> None:
+    server = RedisProcess(tmp_path, cluster=True)  # never started
+    backend = RedisBackend(server.url, sharded=True, connect_timeout=0.5)
+    with pytest.raises(BackendUnavailable):
+        await backend.start()
+    assert not backend.running
