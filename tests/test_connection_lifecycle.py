@@ -593,7 +593,7 @@ async def test_client_close_after_app_close_keeps_the_apps_code() -> None:
 
 
 def test_log_handler_error_logs_once(caplog: pytest.LogCaptureFixture) -> None:
-    from wskit.connection import log_handler_error
+    from wskit._outcome import log_handler_error
 
     error = ValueError("boom")
     scope = make_scope()

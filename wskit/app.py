@@ -44,9 +44,10 @@ from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
 from starlette.websockets import WebSocketState
 
 from ._guard import GuardSpec
+from ._outcome import is_disconnect, log_handler_error
 from .codecs import JSON, Codec
-from .connection import _LOGGED, DEFAULT_LIMITS, Limits, WebSocket
-from .exceptions import Denied, RemoteProtocolError, WskitError
+from .connection import DEFAULT_LIMITS, Limits, WebSocket
+from .exceptions import Denied, RemoteProtocolError
 from .policies import (
     INHERIT,
     Authenticate,
@@ -77,31 +78,6 @@ _CANCEL_GRACE: Final = 1.0
 _default_logger: Final = logging.getLogger("wskit.app")
 
 
-def _is_disconnect(exc: BaseException) -> bool:
-    if isinstance(exc, _AnyDisconnect):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(_AnyDisconnect)[1] is None
-    return False
-
-
-def _log_once(logger: logging.Logger, exc: BaseException, scope: Scope) -> int:
-    """Log ``exc`` unless a lower layer did; return the close code it maps to."""
-    code = getattr(exc, "close_code", None)
-    client_fault = isinstance(exc, WskitError) and code is not None and code != 1011
-    if not getattr(exc, _LOGGED, False):
-        try:
-            setattr(exc, _LOGGED, True)
-        except AttributeError:  # pragma: no cover - exceptions with __slots__
-            pass
-        path = scope.get("path", "")
-        if client_fault:
-            logger.warning("closing %r with %s: %s", path, code, exc)
-        else:
-            logger.error("WebSocket handler for %r raised", path, exc_info=exc)
-    return int(code) if client_fault and code else int(CloseCode.INTERNAL_ERROR)
-
-
 async def _refuse(ws: WebSocket, denied: Denied, logger: logging.Logger) -> None:
     """Send a denial (or close before accept); a client already gone is not an error."""
     logger.debug("refusing %r with %s", ws.scope.get("path", ""), denied.status)
@@ -123,11 +99,11 @@ async def _settle_error(ws: WebSocket, exc: Exception, logger: logging.Logger) -
     if state is _CONNECTING and isinstance(exc, Denied):
         await _refuse(ws, exc, logger)
         return
-    if _is_disconnect(exc):
+    if is_disconnect(exc):
         logger.debug("client left %r: %r", ws.scope.get("path", ""), exc)
         code: int = CloseCode.NORMAL_CLOSURE
     else:
-        code = _log_once(logger, exc, ws.scope)
+        code = log_handler_error(exc, ws.scope, logger)
         if state is _CONNECTING:
             await _refuse(ws, Denied(500, b"internal server error"), logger)
             return

@@ -28,6 +28,7 @@ import msgspec
 from starlette.requests import HTTPConnection
 
 from ._casting import CASTS
+from ._outcome import is_disconnect, log_handler_error
 from ._state import BODY, RECEIVE, SEND, State, send_event, transition
 from .codecs import JSON, MSGPACK, Codec, translate_decode_error
 from .exceptions import (
@@ -41,7 +42,6 @@ from .exceptions import (
     UnexpectedMessage,
     WebSocketDisconnect,
     WebSocketDisconnected,
-    WskitError,
 )
 from .status import CloseCode, is_sendable
 
@@ -68,7 +68,6 @@ _JSON_DECODE: Final = msgspec.json.Decoder().decode
 # [1e-5, 1e-4) as "0.00001" where the stdlib writes "1e-05": when the output may hold such a
 # number, fall back to the stdlib for Starlette's exact bytes.
 _EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
-_LOGGED: Final = "_wskit_logged"
 _MAX_REASON: Final = 123
 
 
@@ -848,9 +847,7 @@ class WebSocket(HTTPConnection):
         if exc is None:
             await self.close(CloseCode.NORMAL_CLOSURE)
             return False
-        if isinstance(exc, WebSocketDisconnect) or (
-            isinstance(exc, BaseExceptionGroup) and exc.split(WebSocketDisconnect)[1] is None
-        ):
+        if is_disconnect(exc):
             return True
         if isinstance(exc, anyio.get_cancelled_exc_class()):
             code: int = CloseCode.GOING_AWAY
@@ -866,25 +863,3 @@ class WebSocket(HTTPConnection):
             f"<WebSocket {path!r} client={self._recv_state.name} "
             f"application={self._app_state.name} close_code={self.close_code}>"
         )
-
-
-def log_handler_error(exc: BaseException, scope: Scope) -> int:
-    """Log a handler's exception once and return the close code it maps to.
-
-    wskit errors that carry a client-side close code (1003, 1007, 1008, 1009) are logged at
-    WARNING without a traceback; anything else is a server error: ERROR with the traceback,
-    close 1011. An exception is logged once however many layers see it.
-    """
-    close_code = getattr(exc, "close_code", None)
-    client_fault = isinstance(exc, WskitError) and close_code is not None and close_code != 1011
-    if not getattr(exc, _LOGGED, False):
-        try:
-            setattr(exc, _LOGGED, True)
-        except AttributeError:  # pragma: no cover - exceptions with __slots__
-            pass
-        path = scope.get("path", "")
-        if client_fault:
-            logger.warning("closing %r with %s: %s", path, close_code, exc)
-        else:
-            logger.error("handler for %r raised", path, exc_info=exc)
-    return int(close_code) if client_fault and close_code else int(CloseCode.INTERNAL_ERROR)

@@ -25,8 +25,9 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, get_args, get_origin
 
 import anyio
 
+from ._outcome import log_handler_error
 from ._state import State
-from .connection import WebSocket, log_handler_error
+from .connection import WebSocket
 from .exceptions import (
     DecodeError,
     MessageTooBig,

@@ -333,8 +333,12 @@ async def test_django_websocket_routing() -> None:
 @pytest.mark.parametrize("anyio_backend", [pytest.param(("asyncio", {}), id="asyncio")])
 async def test_django_http_alongside(anyio_backend: Any) -> None:
     """Django's own ASGI handler is asyncio-only (it calls ``asyncio.gather``)."""
+    from django.test.utils import override_settings
+
     client = TestClient(django_application(wskit_app()))
-    response = await client.http("GET", "/hello/")
+    # Django is configured once per process; another test may have set it up first.
+    with override_settings(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["testserver"]):
+        response = await client.http("GET", "/hello/")
     assert (response.status, response.body) == (200, b"hello from django")
 
 

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import msgspec
 
+from .._outcome import log_handler_error
 from ..codecs import translate_decode_error
-from ..connection import log_handler_error
 from ..exceptions import WebSocketDisconnect, WskitError
 from ..status import CloseCode
 from .envelope import CorrelationId, EnvelopeFormat, ErrorPayload
