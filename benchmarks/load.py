@@ -13,8 +13,9 @@ one clock for every process of the machine):
 Every client checks that it got **every** message of every phase, in order, exactly once; a
 missing, duplicated or out-of-order message fails the run (exit status 1). Reported: the
 connections held, deliveries per second (deliveries divided by the time from the publish
-command to the last delivery), p50/p99/max latency, and the server's resident memory per
-connection (``VmRSS`` from ``/proc/<pid>/status`` before and after the clients connect).
+command to the last delivery), p50/p99/max latency, the server's CPU time per delivery
+(``/proc/<pid>/stat``, every server process) and its resident memory per connection
+(``VmRSS`` from ``/proc/<pid>/status`` before and after the clients connect).
 
 ``--redis`` runs two server processes on one ``redis-server`` (started here, loopback only):
 half of the clients on each, the publisher on the first, so half of the deliveries cross
@@ -30,7 +31,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -40,6 +40,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,8 +55,9 @@ from typing import Any
 
 import msgspec
 
-from ._harness import environment, format_environment
+from ._harness import environment, format_environment, parser
 from ._load_app import Command, raise_fd_limit
+from ._load_client import client_main
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(rb"wskit listening on (\S+)")
@@ -67,8 +69,8 @@ class Settings:
     """One run's parameters (see ``--help``)."""
 
     connections: int = 5000
-    messages: int = 100
-    rate: float = 20.0
+    messages: int = 50
+    rate: float = 2.0
     size: int = 64
     clients: int = 2
     redis: bool = False
@@ -98,6 +100,7 @@ class PhaseResult:
     disorder: int = 0
     timed_out: bool = False
     seconds: float = 0.0
+    server_cpu: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -125,6 +128,10 @@ class PhaseResult:
             "timed_out": self.timed_out,
             "seconds": round(self.seconds, 3),
             "deliveries_per_s": round(self.received / self.seconds) if self.seconds else None,
+            "server_cpu_s": round(self.server_cpu, 3),
+            "server_cpu_us_per_delivery": (
+                round(self.server_cpu / self.received * 1e6, 2) if self.received else None
+            ),
             "latency_ms": {
                 "p50": round(self.percentile(0.50), 2),
                 "p99": round(self.percentile(0.99), 2),
@@ -180,8 +187,8 @@ class Report:
             f"per connection ({sum(self.rss_before_kib) / 1024:.0f} MiB before, "
             f"{sum(self.rss_after_kib) / 1024:.0f} MiB after)\n",
             "| Phase | Messages | Deliveries | Lost | Out of order | Deliveries/s "
-            "| p50 | p99 | max |",
-            "|:--|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| p50 | p99 | max | Server CPU per delivery |",
+            "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for p in self.phases:
             s = p.summary()
@@ -189,7 +196,7 @@ class Report:
             lines.append(
                 f"| {p.name} | {p.messages:,} | {p.received:,} | {p.lost:,} | {p.disorder:,} "
                 f"| {s['deliveries_per_s'] or 0:,} | {lat['p50']:.1f} ms | {lat['p99']:.1f} ms "
-                f"| {lat['max'] or 0:.1f} ms |"
+                f"| {lat['max'] or 0:.1f} ms | {s['server_cpu_us_per_delivery'] or 0:.1f} µs |"
             )
         if self.error:
             lines.append(f"\nError: {self.error}")
@@ -198,6 +205,17 @@ class Report:
 
 
 # -- processes ------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used, in seconds.
+
+    Counted in clock ticks (10 ms on Linux): meaningful over a full run's 250,000 deliveries,
+    coarse over a ``--quick`` run's 4,000.
+    """
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -227,17 +245,19 @@ class Server:
             cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._pumps.append(asyncio.create_task(self._pump(self.process.stderr, self.stderr)))
+        stdout, stderr = self.process.stdout, self.process.stderr
+        if stdout is None or stderr is None:  # pragma: no cover - both are pipes
+            raise RuntimeError("the server's output is not piped")
+        self._pumps.append(asyncio.create_task(self._pump(stderr, self.stderr)))
         out = bytearray()
         async with asyncio.timeout(30):
             while (match := LISTENING.search(out)) is None:
-                line = await self.process.stdout.readline()
+                line = await stdout.readline()
                 if not line:
                     raise RuntimeError(f"the server did not start:\n{self.stderr.decode()}")
                 out += line
         self.url = match.group(1).decode().replace("http://", "ws://", 1)
-        self._pumps.append(asyncio.create_task(self._pump(self.process.stdout, bytearray())))
+        self._pumps.append(asyncio.create_task(self._pump(stdout, bytearray())))
 
     @staticmethod
     async def _pump(stream: asyncio.StreamReader, sink: bytearray) -> None:
@@ -302,88 +322,7 @@ def redis_server() -> Any:
                 process.kill()
 
 
-# -- the client processes -------------------------------------------------------------------
-
-
-def client_main(pipe: Connection, urls: list[str], count: int, settings: Settings) -> None:
-    """A client process: ``count`` connections over ``urls``; reports through ``pipe``."""
-    raise_fd_limit()
-    try:
-        asyncio.run(_client(pipe, urls, count, settings))
-    except BaseException as exc:  # report, never hang the driver
-        pipe.send(("error", repr(exc)))
-        raise
-
-
-async def _client(pipe: Connection, urls: list[str], count: int, settings: Settings) -> None:
-    from websockets.asyncio.client import ClientConnection, connect
-    from websockets.exceptions import ConnectionClosed
-
-    phases = {name: messages for name, messages, _ in settings.phases}
-    received = dict.fromkeys(phases, 0)
-    disorder = dict.fromkeys(phases, 0)
-    last_at = dict.fromkeys(phases, 0)
-    latencies = {name: array("f") for name in phases}
-    done = {name: asyncio.Event() for name in phases}
-    remaining = {name: messages * count for name, messages in phases.items()}
-    closed_early = 0
-    opening = asyncio.Semaphore(64)
-    conns: list[ClientConnection] = []
-
-    async def open_one(index: int) -> None:
-        async with opening:
-            ws = await connect(
-                urls[index % len(urls)], compression=None, ping_interval=None,
-                open_timeout=120, close_timeout=10, max_queue=64, proxy=None,
-            )  # fmt: skip
-            if await ws.recv() != "ready":
-                raise RuntimeError("the server did not say ready")
-            conns.append(ws)
-
-    async def read(ws: ClientConnection) -> None:
-        nonlocal closed_early
-        last: dict[str, int] = {}
-        try:
-            async for message in ws:
-                now = time.monotonic_ns()
-                phase, seq_text, stamp, _ = str(message).split(" ", 3)
-                seq = int(seq_text)
-                if seq != last.get(phase, -1) + 1:
-                    disorder[phase] += 1
-                last[phase] = seq
-                latencies[phase].append((now - int(stamp)) / 1e6)
-                received[phase] += 1
-                last_at[phase] = now
-                remaining[phase] -= 1
-                if remaining[phase] == 0:
-                    done[phase].set()
-        except ConnectionClosed:
-            pass
-        if not ws.close_code:  # pragma: no cover - the server dropped us
-            closed_early += 1
-
-    async with asyncio.TaskGroup() as tg:
-        for index in range(count):
-            tg.create_task(open_one(index))
-    pipe.send(("connected", len(conns)))
-    readers = [asyncio.create_task(read(ws)) for ws in conns]
-    for name in phases:
-        timed_out = False
-        try:
-            async with asyncio.timeout(settings.phase_timeout):
-                await done[name].wait()
-        except TimeoutError:
-            timed_out = True
-        pipe.send(
-            ("phase", name, received[name], disorder[name], timed_out, last_at[name],
-             latencies[name].tobytes())
-        )  # fmt: skip
-    held = len(conns) - closed_early
-    async with asyncio.TaskGroup() as tg:
-        for ws in conns:
-            tg.create_task(ws.close())
-    await asyncio.gather(*readers, return_exceptions=True)
-    pipe.send(("closed", held))
+# -- the client processes (their code: benchmarks/_load_client.py) ---------------------------
 
 
 async def _recv(pipe: Connection, timeout: float) -> tuple[Any, ...]:
@@ -419,6 +358,8 @@ async def run(settings: Settings) -> Report:
             report.error = f"{type(exc).__name__}: {exc}"
         finally:
             for process in processes:
+                if report.error is not None:
+                    process.terminate()  # it may wait for a phase that will never come
                 process.join(timeout=15)
                 if process.is_alive():
                     process.kill()
@@ -464,8 +405,10 @@ async def _drive(
     async with connect(servers[0].url + "/control", proxy=None, ping_interval=None) as control:
         for name, messages, rate in settings.phases:
             phase = PhaseResult(name, messages, messages * settings.connections)
+            cpu = sum(cpu_seconds(s.pid) for s in servers)
             began = time.monotonic_ns()
-            await control.send(msgspec.json.encode(Command(name, messages, rate, settings.size)))
+            command = Command(name, messages, rate, settings.size)
+            await control.send(msgspec.json.encode(command).decode())  # a text frame: JSON
             last = began
             for pipe in pipes:
                 _, _, got, disorder, timed_out, last_at, raw = await _recv(
@@ -478,6 +421,7 @@ async def _drive(
                 values = array("f")
                 values.frombytes(raw)
                 phase.latencies_ms.extend(values)
+            phase.server_cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu
             published = await asyncio.wait_for(control.recv(), 60)
             assert str(published).startswith("published"), published
             phase.seconds = (last - began) / 1e9
@@ -490,19 +434,17 @@ async def _drive(
 # -- command line -----------------------------------------------------------------------------
 
 
-def parse(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
+def parse(argv: Sequence[str] | None) -> tuple[Settings, int, Path | None]:
     """Parse the command line (the harness's common options are accepted too)."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.load", description=QUESTION)
-    p.add_argument("--quick", action="store_true", help="200 connections, a few seconds")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write results here")
-    p.add_argument("--backend", choices=("asyncio", "trio", "uvloop"), default="asyncio",
-                   help="the server's event loop (hypercorn worker)")  # fmt: skip
-    p.add_argument("-n", "--repeat", type=int, default=None, help="ignored (one run)")
-    p.add_argument("--min-time", type=float, default=None, help="ignored")
-    p.add_argument("-k", dest="select", default=None, help="ignored")
+    p = parser(__doc__)  # the options every benchmark takes (-n, --quick, --json, ...)
+    p.prog = "python -m benchmarks.load"
+    p.add_argument(
+        "--worker", choices=("asyncio", "uvloop", "trio"), default=None,
+        help="the server's hypercorn worker (default: --backend)",
+    )  # fmt: skip
     p.add_argument("--connections", type=int, default=None, help="clients (default 5,000)")
-    p.add_argument("--messages", type=int, default=None, help="messages per phase (100)")
-    p.add_argument("--rate", type=float, default=None, help="paced phase, messages/s (20)")
+    p.add_argument("--messages", type=int, default=None, help="messages per phase (50)")
+    p.add_argument("--rate", type=float, default=None, help="paced phase, messages/s (2)")
     p.add_argument("--size", type=int, default=64, help="padding bytes per message (64)")
     p.add_argument("--clients", type=int, default=None, help="client processes (2)")
     p.add_argument("--redis", action="store_true", help="two server processes on Redis")
@@ -511,12 +453,12 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
     quick = bool(args.quick)
     settings = Settings(
         connections=args.connections or (200 if quick else 5000),
-        messages=args.messages or (20 if quick else 100),
-        rate=args.rate or (40.0 if quick else 20.0),
+        messages=args.messages or (20 if quick else 50),
+        rate=args.rate or (40.0 if quick else 2.0),
         size=args.size,
         clients=args.clients or (1 if quick else 2),
         redis=args.redis,
-        worker=args.backend,
+        worker=args.worker or args.backend,
         deadline=args.deadline,
         quick=quick,
     )
@@ -524,12 +466,40 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
         p.error("--connections must be 1..20000 and --messages 1..100000")
     if not 1 <= settings.clients <= 8 or settings.rate <= 0 or settings.size < 0:
         p.error("--clients must be 1..8, --rate positive, --size >= 0")
-    return settings, args.json
+    repeat = 1 if args.repeat is None else args.repeat
+    if not 1 <= repeat <= 10:
+        p.error("-n must be 1..10")
+    return settings, repeat, args.json
+
+
+def medians(reports: Sequence[Report]) -> str:
+    """One markdown table of the medians over several runs."""
+    lines = [
+        f"**Median of {len(reports)} runs**: server RSS "
+        f"{statistics.median(r.rss_per_connection_kib for r in reports):.1f} KiB per "
+        "connection\n",
+        "| Phase | Deliveries/s | p50 | p99 | max | Server CPU per delivery |",
+        "|:--|--:|--:|--:|--:|--:|",
+    ]
+    for index, (name, _, _) in enumerate(reports[0].settings.phases):
+        phases = [r.phases[index] for r in reports if len(r.phases) > index]
+        if not phases:
+            continue
+        rate = statistics.median(p.received / p.seconds for p in phases if p.seconds)
+        p50 = statistics.median(p.percentile(0.50) for p in phases)
+        p99 = statistics.median(p.percentile(0.99) for p in phases)
+        worst = statistics.median(p.latencies_ms[-1] for p in phases if p.latencies_ms)
+        cpu = statistics.median(p.server_cpu / p.received * 1e6 for p in phases if p.received)
+        lines.append(
+            f"| {name} | {rate:,.0f} | {p50:.1f} ms | {p99:.1f} ms | {worst:.1f} ms "
+            f"| {cpu:.1f} µs |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the load benchmark; exit status 1 if any check failed."""
-    settings, json_path = parse(argv)
+    settings, repeat, json_path = parse(argv)
     env = environment()
     print(f"# load: {QUESTION}\n")
     print(format_environment(env))
@@ -541,9 +511,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "padding\n",
         flush=True,
     )
-    report = asyncio.run(run(settings))
-    table = report.table()
-    print(table)
+    reports = []
+    for number in range(repeat):
+        if repeat > 1:
+            print(f"## run {number + 1} of {repeat}\n", flush=True)
+        report = asyncio.run(run(settings))
+        reports.append(report)
+        print(report.table() + "\n", flush=True)
+    table = "\n\n".join(r.table() for r in reports)
+    if repeat > 1:
+        table += "\n\n" + medians(reports)
+        print(medians(reports))
+    ok = all(r.ok for r in reports)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         document = {
@@ -551,14 +530,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "question": QUESTION,
             "unit": "delivery",
             "environment": env,
-            "settings": {"quick": settings.quick, "repeat": 1, "backend": settings.worker},
+            "settings": {"quick": settings.quick, "repeat": repeat, "backend": settings.worker},
             "results": [],
             "notes": table,
-            "load": report.summary(),
+            "load": reports[-1].summary(),
+            "runs": [r.summary() for r in reports],
         }
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         print(f"\nwrote {json_path}")
-    return 0 if report.ok else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

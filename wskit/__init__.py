@@ -49,6 +49,8 @@ from .operations import OperationError as OperationError
 from .operations import OperationRouter as OperationRouter
 from .policies import OriginPolicy as OriginPolicy
 from .policies import SubprotocolPolicy as SubprotocolPolicy
+from .ratelimit import RateLimit as RateLimit
+from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .routing import Route as Route
 from .server import ServerOptions as ServerOptions
 from .server import check_multiprocess_safety as check_multiprocess_safety
@@ -90,6 +92,8 @@ __all__ = [
     "OperationRouter",
     "OriginPolicy",
     "ProtocolError",
+    "RateLimit",
+    "RateLimitPolicy",
     "Registry",
     "RemoteProtocolError",
     "Route",

@@ -342,7 +342,9 @@ class WebSocket(HTTPConnection):
         text = message.get("text")
         if text is not None:
             if len(text) > self._recv_chars:
-                size = _utf8_size(text)
+                # More characters than the byte limit is too big for sure: refuse without
+                # encoding (a copy of the whole message) just to measure it.
+                size = len(text) if len(text) > self._recv_bytes else _utf8_size(text)
                 if size > self._recv_bytes:
                     await self._too_big(size)
         else:

@@ -25,11 +25,12 @@ class Peer:
 
     @property
     def frames(self) -> list[str | bytes]:
-        return [
-            m.get("text") if m.get("text") is not None else m["bytes"]
+        frames: list[str | bytes] = [
+            m["text"] if m.get("text") is not None else m["bytes"]
             for m in self.sent
             if m["type"] == "websocket.send"
         ]
+        return frames
 
     async def send(self, message: Message) -> None:
         if self.gate is not None:

@@ -10,6 +10,12 @@ import anyio
 from wskit.codecs import JSON, Codec
 
 
+def binary(frame: str | bytes) -> bytes:
+    """A frame that must be binary (a MessagePack message)."""
+    assert isinstance(frame, bytes), frame
+    return frame
+
+
 class FakeConnection:
     """Records frames; optionally never completes a send (``stall``) or fails (``error``).
 

@@ -18,7 +18,7 @@ from wskit.exceptions import BackendUnavailable, MessageTooBig
 from wskit.pubsub import Backend, Hub
 from wskit.pubsub._wire import decode_envelope
 
-from ._fakes import FakeConnection
+from ._fakes import FakeConnection, binary
 from .conftest import BackendFactory, wait_connected
 
 
@@ -113,9 +113,13 @@ async def test_history_keeps_the_last_messages(make_backend: BackendFactory) -> 
         assert await backend.history("nothing here") == []
 
 
+def _running(backend: Backend) -> bool:
+    return backend.running  # a call: mypy does not narrow it across the block below
+
+
 async def test_not_running(make_backend: BackendFactory) -> None:
     backend = make_backend()
-    assert not backend.running
+    assert not _running(backend)
     with pytest.raises(BackendUnavailable):
         await backend.publish("a", b"1")
     with pytest.raises(RuntimeError, match="not running"):
@@ -127,7 +131,7 @@ async def test_not_running(make_backend: BackendFactory) -> None:
             backend.messages()
         with pytest.raises(RuntimeError, match="already running"):
             await backend.start()
-    assert not backend.running
+    assert not _running(backend)
     await backend.close()  # idempotent
 
 
@@ -168,7 +172,7 @@ async def test_codecs_and_raw_frames_across_processes(make_backend: BackendFacto
         await one.publish("t", b"\x00bytes")
         assert await json_conn.wait_frames(3) == ['{"a":1}', "text as is", b"\x00bytes"]
         frames = await msgpack_conn.wait_frames(3)
-        assert msgspec.msgpack.decode(frames[0]) == {"a": 1}
+        assert msgspec.msgpack.decode(binary(frames[0])) == {"a": 1}
         assert frames[1:] == ["text as is", b"\x00bytes"]
 
 
@@ -182,7 +186,7 @@ async def test_typed_topic_decodes_remote_messages(make_backend: BackendFactory)
         await receiver.subscribe(conn)
         await sender.publish(Chat("ann", "hi"))
         (frame,) = await conn.wait_frames(1)
-        assert msgspec.msgpack.decode(frame, type=Chat) == Chat("ann", "hi")
+        assert msgspec.msgpack.decode(binary(frame), type=Chat) == Chat("ann", "hi")
 
 
 async def test_unsubscribe_stops_remote_delivery(make_backend: BackendFactory) -> None:

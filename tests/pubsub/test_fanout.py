@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from wskit.codecs import JSON
@@ -14,8 +15,9 @@ from wskit.connection import Limits
 from wskit.exceptions import MessageTooBig, WebSocketDisconnect
 from wskit.pubsub import Hub, OverflowPolicy
 
-from ._asgi import Message, Peer, open_ws
+from ._asgi import Message, open_ws
 from ._fakes import FakeConnection
+from ._wait import eventually
 
 
 class TaskBound(FakeConnection):
@@ -33,7 +35,7 @@ class TaskBound(FakeConnection):
     async def send_frame(self, frame: str | bytes, /) -> None:
         async with self.lock:
             with anyio.fail_after(5):
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
                 self.record(frame)
 
 
@@ -43,7 +45,7 @@ async def test_sends_bound_to_their_task_survive_hand_offs() -> None:
     async def server_send(message: Message) -> None:
         async with lock:
             with anyio.CancelScope():
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
 
     async with Hub() as hub:
         fakes = [TaskBound() for _ in range(5)]
@@ -57,9 +59,7 @@ async def test_sends_bound_to_their_task_survive_hand_offs() -> None:
         await hub.flush()
         for conn in fakes:
             assert await conn.wait_frames(50) == [str(i) for i in range(50)]
-        with anyio.fail_after(5):
-            while hub.statistics().delivered < 500:
-                await anyio.sleep(0.001)
+        await eventually(lambda: hub.statistics().delivered >= 500)
         assert hub.statistics().failed == 0
 
 
@@ -73,7 +73,7 @@ class Jittery(FakeConnection):
     async def send_frame(self, frame: str | bytes, /) -> None:
         roll = self.random.random()
         if roll < 0.2:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         elif roll < 0.22:
             await anyio.sleep(0.001)
         self.record(frame)
@@ -84,7 +84,7 @@ async def test_per_topic_order_under_hand_offs() -> None:
 
     async def jitter_send(message: Message) -> None:
         if rnd.random() < 0.2:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         peer_frames.append(message)
 
     peer_frames: list[Message] = []
@@ -102,13 +102,25 @@ async def test_per_topic_order_under_hand_offs() -> None:
             frames = [str(f) for f in await conn.wait_frames(400)]
             assert [f for f in frames if f[0] == "a"] == [f"a{i}" for i in range(200)]
             assert [f for f in frames if f[0] == "b"] == [f"b{i}" for i in range(200)]
-        with anyio.fail_after(5):
-            while len(peer_frames) < 201:  # the accept, then 200 messages
-                await anyio.sleep(0.001)
+        await eventually(lambda: len(peer_frames) >= 201)
         sent = [m["text"] for m in peer_frames if m["type"] == "websocket.send"]
         assert sent == [f"a{i}" for i in range(200)]
         stats = hub.statistics()
-        assert stats.dropped == 0 and stats.writers == 0
+        assert stats.dropped == 0
+        assert stats.writers == 0
+
+
+async def test_no_queue_at_all() -> None:
+    async with Hub(max_queue=0, overflow="drop_oldest", send_timeout=None) as hub:
+        gate = anyio.Event()
+        conn = FakeConnection(gate=gate)
+        await hub.subscribe(conn, "t")
+        for i in range(3):
+            await hub.publish("t", i)
+        await hub.flush()
+        gate.set()
+        assert await conn.wait_frames(1) == ["0"]  # the one in flight, nothing queued
+        assert hub.statistics().dropped == 2
 
 
 @pytest.mark.parametrize(
@@ -133,9 +145,7 @@ async def test_drop_policies(policy: OverflowPolicy, expected: list[str]) -> Non
         gate.set()
         assert await slow.wait_frames(5) == expected
         await hub.flush()
-        with anyio.fail_after(5):
-            while hub.statistics().writers:
-                await anyio.sleep(0.001)
+        await eventually(lambda: hub.statistics().writers == 0)
         await hub.publish("t", "direct again")
         assert (await slow.wait_frames(6))[-1] == "direct again"
 
@@ -151,9 +161,7 @@ async def test_close_policy_evicts_with_1013() -> None:
         assert await fast.wait_frames(10) == [str(i) for i in range(10)]
         stats = hub.statistics()
         assert (stats.evicted, stats.connections) == (1, 1)
-        with anyio.fail_after(5):
-            while hub.statistics().writers:
-                await anyio.sleep(0.001)
+        await eventually(lambda: hub.statistics().writers == 0)
 
 
 async def test_per_subscription_policy_and_queued_eviction() -> None:
@@ -221,9 +229,7 @@ async def test_a_blocked_send_that_then_fails_is_not_counted() -> None:
         await hub.publish("t", "x")
         await hub.flush()
         gate.set()
-        with anyio.fail_after(5):
-            while hub.statistics().writers:
-                await anyio.sleep(0.001)
+        await eventually(lambda: hub.statistics().writers == 0)
         assert hub.subscribers("t") == [ws]
         assert hub.statistics().delivered == 1
 
@@ -253,7 +259,8 @@ async def test_direct_port_transport_error_ends_the_connection() -> None:
         peer.error = ConnectionResetError()
         await hub.publish("t", "x")
         await hub.flush()
-        assert ws.closed and ws.close_code == 1006
+        assert ws.closed
+        assert ws.close_code == 1006
         assert hub.subscribers("t") == [other]
 
 
@@ -276,7 +283,7 @@ async def test_nothing_is_sent_once_the_application_closes() -> None:
         peer.gate = anyio.Event()  # the close frame will take a while
         async with anyio.create_task_group() as tg:
             tg.start_soon(ws.close)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             assert not ws.closed  # closing, not closed: callbacks have not run
             await hub.publish("t", "during")
             await hub.flush()
@@ -332,7 +339,7 @@ async def test_a_resolver_bug_loses_one_message(
     async with Hub() as hub:
         conn = FakeConnection()
         await hub.subscribe(conn, "t")
-        original = hub._resolve
+        original = hub._registry.resolve
         calls = 0
 
         def flaky(job: Any) -> Any:
@@ -357,3 +364,208 @@ async def test_codec_of_each_connection_is_respected() -> None:
         await hub.subscribe(ws, "t")
         await hub.publish("t", b"\x01")
         assert await peer.wait_frames(1) == [b"\x01"]
+
+
+# -- the less travelled paths of the engine ----------------------------------------------------
+
+
+async def test_publishers_waiting_for_room_together() -> None:
+    async with Hub(max_pending=1) as hub:
+        conn = FakeConnection()
+        await hub.subscribe(conn, "t")
+
+        async def publish(prefix: str) -> None:
+            for i in range(5):
+                await hub.publish("t", f"{prefix}{i}")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(publish, "a")
+            tg.start_soon(publish, "b")
+        frames = [str(f) for f in await conn.wait_frames(10)]
+        assert [f for f in frames if f[0] == "a"] == [f"a{i}" for i in range(5)]
+
+
+async def test_a_bug_after_a_hand_off_keeps_the_hub_alive(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Hub(send_timeout=None) as hub:
+        gate = anyio.Event()
+        conn = FakeConnection(gate=gate, error=WebSocketDisconnect(1006))
+        other = FakeConnection()
+        await hub.subscribe(conn, "t")
+        await hub.subscribe(other, "t")
+        failed = hub._dispatcher._failed
+
+        def buggy(outbox: Any, exc: Exception, stop: list[bool]) -> None:
+            if outbox.conn is conn:
+                raise RuntimeError("bug in a failure handler")
+            failed(outbox, exc, stop)  # pragma: no cover - only conn fails here
+
+        monkeypatch.setattr(hub._dispatcher, "_failed", buggy)
+        await hub.publish("t", "x")
+        await hub.flush()
+        with caplog.at_level(logging.ERROR, "wskit.pubsub"):
+            gate.set()
+            await eventually(lambda: hub.statistics().writers == 0)
+        assert "fan-out failed" in caplog.text
+        await hub.publish("t", "still working")
+        assert await other.wait_frames(2) == ["x", "still working"]
+
+
+class Stubborn(FakeConnection):
+    """Ignores cancellation: returns from a stalled send when cancelled (bad manners)."""
+
+    async def send_frame(self, frame: str | bytes, /) -> None:
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            return
+
+
+async def test_a_send_that_swallows_its_deadline() -> None:
+    async with Hub(send_timeout=0.05) as hub:
+        conn = Stubborn()
+        await hub.subscribe(conn, "t")
+        await hub.publish("t", "x")
+        await hub.flush()
+        await eventually(lambda: hub.statistics().writers == 0)
+        assert hub.subscribers("t") == [conn]
+
+
+async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
+    """After a hand-off the new leader re-checks each remaining connection: in between, one
+    closed, one got a default send deadline, one's transport broke, one became busy."""
+    async with Hub(send_timeout=None) as hub:
+        socks = [await open_ws() for _ in range(6)]
+        for ws, _ in socks:
+            await hub.subscribe(ws, "t")
+        gone, later = FakeConnection(), FakeConnection()  # not WebSockets: the slow list
+        await hub.subscribe(gone, "t")
+        await hub.subscribe(later, "t")
+        (ws0, peer0), (ws1, _), (ws2, peer2), (ws3, peer3), (ws4, peer4), (ws5, peer5) = socks
+        gate, gate4 = anyio.Event(), anyio.Event()
+        peer5.gate = anyio.Event()
+
+        async def first_send(message: Message) -> None:
+            # runs in the leader's first step, before it yields: change the others' state
+            ws1._transport_lost()  # closed
+            ws2.limits = Limits(send_timeout=5)  # no longer on the direct path
+            peer3.error = ConnectionResetError()  # its transport is gone
+            gone.end()  # a fake connection that left
+            outbox4 = hub._registry.lookup(ws4)
+            assert outbox4 is not None
+            peer4.gate = gate4
+            outbox4.append({"type": "websocket.send", "text": "earlier"})
+            hub._dispatcher._start_writer(outbox4)  # busy: "x" is queued behind "earlier"
+            await gate.wait()
+            await peer0.send(message)
+
+        ws0._send = first_send
+        hub._registry.lookup(ws0).send = first_send  # type: ignore[union-attr]
+        hub._registry.changed(hub._registry.lookup(ws0))  # type: ignore[arg-type]
+        await hub.publish("t", "x")
+        await hub.flush()
+        assert await peer2.wait_frames(1) == ["x"]  # through send_frame, from a writer
+        gate4.set()
+        assert await peer4.wait_frames(2) == ["earlier", "x"]  # queued behind its writer
+        assert ws3.closed and not ws1.sent if hasattr(ws1, "sent") else ws3.closed
+        peer5.gate.set()
+        assert await peer5.wait_frames(1) == ["x"]  # its send blocked: a second hand-off
+        gate.set()
+        assert await peer0.wait_frames(1) == ["x"]
+        assert hub.subscribers("t") == [ws0, ws2, ws4, ws5, later]
+        assert later.frames == ["x"]
+        assert gone.frames == []
+
+
+async def test_a_blocked_direct_send_that_fails() -> None:
+    async with Hub(send_timeout=None) as hub:
+        ws, peer = await open_ws()
+        other, other_peer = await open_ws()
+        await hub.subscribe(ws, "t")
+        await hub.subscribe(other, "t")
+        peer.gate = anyio.Event()
+        peer.error = ConnectionResetError()
+        await hub.publish("t", "x")
+        await hub.flush()
+        peer.gate.set()
+        await eventually(lambda: ws.closed)
+        assert hub.subscribers("t") == [other]
+        assert hub.statistics().delivered == 1
+
+
+async def test_limits_changed_after_subscribing() -> None:
+    async with Hub() as hub:
+        ws, peer = await open_ws()
+        await hub.subscribe(ws, "t")
+        await hub.publish("t", "direct")
+        await hub.flush()
+        ws.limits = Limits(send_timeout=5)  # the cached recipient list still says "direct"
+        await hub.publish("t", "through send_frame")
+        assert await peer.wait_frames(2) == ["direct", "through send_frame"]
+
+
+async def test_evicted_before_its_writer_started() -> None:
+    class CloseFails(FakeConnection):
+        async def close(self, code: int = 1000, reason: str | None = None) -> None:
+            await super().close(code, reason)
+            raise RuntimeError("already gone")
+
+    async with Hub(max_queue=0, overflow="close") as hub:
+        ws, peer = await open_ws()
+        await hub.subscribe(ws, "t")
+        await hub.publish("t", "cache the recipients")
+        await hub.flush()
+        ws.limits = Limits(send_timeout=5)  # diverted to a writer on the next publish
+        peer.gate = anyio.Event()
+        hub.publish_nowait("t", "a")  # diverted: a writer task is started...
+        hub.publish_nowait("t", "b")  # ...but before it runs, the outbox overflows
+        await hub.flush()
+        await eventually(lambda: ws.close_code is not None)
+        assert hub.statistics().evicted == 1
+        conn = CloseFails(stall=True)
+        await hub.subscribe(conn, "u")
+        await hub.publish("u", "1")
+        await hub.publish("u", "2")
+        assert await conn.wait_closed() == (1013, "slow consumer")
+
+
+class FirstThenStall(FakeConnection):
+    """Takes its first message after a gate, then never completes another send."""
+
+    async def send_frame(self, frame: str | bytes, /) -> None:
+        if self.frames:
+            await anyio.sleep_forever()
+        await super().send_frame(frame)
+
+
+async def test_a_writer_stalls_on_a_queued_message() -> None:
+    async with Hub(send_timeout=0.2) as hub:
+        gate = anyio.Event()
+        conn = FirstThenStall(gate=gate)
+        await hub.subscribe(conn, "t")
+        await hub.publish("t", "1")
+        await hub.publish("t", "2")  # queued behind the blocked first send
+        await hub.flush()
+        gate.set()
+        assert await conn.wait_closed() == (1013, "slow consumer")
+        assert conn.frames == ["1"]
+
+
+async def test_a_writer_send_that_fails() -> None:
+    class FirstThenFail(FakeConnection):
+        async def send_frame(self, frame: str | bytes, /) -> None:
+            await super().send_frame(frame)
+            self.error = RuntimeError("broken after the first")
+
+    async with Hub(send_timeout=None) as hub:
+        gate = anyio.Event()
+        conn = FirstThenFail(gate=gate)
+        await hub.subscribe(conn, "t")
+        await hub.publish("t", "1")
+        await hub.publish("t", "2")
+        await hub.flush()
+        gate.set()
+        await eventually(lambda: hub.statistics().connections == 0)
+        assert conn.frames == ["1"]
+        assert hub.statistics().failed == 1

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import msgspec
 import pytest
 
-from wskit.codecs import JSON, MSGPACK, JSONCodec
+from wskit.codecs import MSGPACK, JSONCodec
 from wskit.exceptions import (
     BackendError,
     BackendUnavailable,
@@ -19,7 +20,8 @@ from wskit.exceptions import (
 )
 from wskit.pubsub import Hub, HubStatistics, MemoryBackend, MemoryBroker
 
-from ._fakes import FakeConnection
+from ._fakes import FakeConnection, binary
+from ._wait import eventually
 
 
 class Point(msgspec.Struct):
@@ -52,14 +54,14 @@ class BrokenCodec(JSONCodec):
 async def test_not_running_and_restart() -> None:
     hub = Hub()
     conn = FakeConnection()
-    assert not hub.running
     assert "stopped" in repr(hub)
-    for call in (
+    calls: list[Callable[[], Awaitable[None]]] = [
         lambda: hub.subscribe(conn, "t"),
         lambda: hub.publish("t", 1),
         lambda: hub.broadcast(1),
-        lambda: hub.flush(),
-    ):
+        hub.flush,
+    ]
+    for call in calls:
         with pytest.raises(RuntimeError, match="not running"):
             await call()
     with pytest.raises(RuntimeError, match="not running"):
@@ -69,7 +71,8 @@ async def test_not_running_and_restart() -> None:
     await hub.aclose()  # nothing to close
     async with hub as same:
         assert same is hub
-        assert hub.running and "running" in repr(hub)
+        assert hub.running
+        assert "running" in repr(hub)
         with pytest.raises(RuntimeError, match="already running"):
             await hub.start()
         await hub.subscribe(conn, "t")
@@ -87,7 +90,8 @@ async def test_backend_started_by_the_user_is_left_running() -> None:
     backend = MemoryBackend()
     async with backend:
         async with Hub(backend) as hub:
-            assert hub.backend is backend and hub.is_process_local
+            assert hub.backend is backend
+            assert hub.is_process_local
         assert backend.running
 
 
@@ -99,7 +103,8 @@ async def test_a_backend_that_fails_to_start() -> None:
     hub = Hub(Failing())
     with pytest.raises(RuntimeError, match="boom"):
         await hub.start()
-    assert not hub.running and not hub.backend.running
+    assert not hub.running
+    assert not hub.backend.running
 
 
 @pytest.mark.parametrize(
@@ -191,9 +196,7 @@ async def test_closing_ends_every_subscription() -> None:
         assert hub.topics(conn) == []
         assert hub.subscribers("a") == [other]
         await hub.flush()
-        with anyio.fail_after(5):
-            while hub.backend.statistics().subscriptions != 1:
-                await anyio.sleep(0.001)  # the reconciler runs in the background
+        await eventually(lambda: hub.backend.statistics().subscriptions == 1)
         assert hub.statistics().patterns == 0
 
 
@@ -218,7 +221,7 @@ async def test_add_remove_and_broadcast() -> None:
         await hub.subscribe(subscriber, "t")
         await hub.broadcast({"all": True})
         assert await listener.wait_frames(1) == ['{"all":true}']
-        assert msgspec.msgpack.decode((await subscriber.wait_frames(1))[0]) == {"all": True}
+        assert msgspec.msgpack.decode(binary((await subscriber.wait_frames(1))[0])) == {"all": True}
         hub.remove(listener)
         hub.remove(FakeConnection())
         await hub.broadcast("again")
@@ -251,7 +254,7 @@ async def test_encoded_once_per_codec() -> None:
         await hub.flush()
         assert CountingCodec.calls == 1
         assert {conn.frames[0] for conn in conns[:10]} == {'{"x":1,"y":2}'}
-        assert msgspec.msgpack.decode(conns[10].frames[0], type=Point) == Point(1, 2)
+        assert msgspec.msgpack.decode(binary(conns[10].frames[0]), type=Point) == Point(1, 2)
 
 
 async def test_encoding_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -264,7 +267,8 @@ async def test_encoding_errors(caplog: pytest.LogCaptureFixture) -> None:
         with caplog.at_level(logging.ERROR, "wskit.pubsub"):
             await hub.publish("t", {"ok": 1})
             await hub.flush()
-        assert good.frames == ['{"ok":1}'] and broken.frames == []
+        assert good.frames == ['{"ok":1}']
+        assert broken.frames == []
         assert "cannot encode a message of topic 't'" in caplog.text
 
 
@@ -360,7 +364,8 @@ async def test_typed_topics() -> None:
         await points.unsubscribe(conn)
         assert hub.topics(conn) == ["numbers"]
         untyped = hub.topic("free")
-        assert untyped.type is object and "object" in repr(untyped)
+        assert untyped.type is object
+        assert "object" in repr(untyped)
 
 
 async def test_patterns_deliver_once_and_follow_changes() -> None:
@@ -375,3 +380,126 @@ async def test_patterns_deliver_once_and_follow_changes() -> None:
         await hub.publish("hall", "nobody")
         assert await conn.wait_frames(3) == ["exact", "both", "pattern only"]
         assert other.frames == ["both"]
+
+
+async def test_pattern_subscriptions_share_and_follow_policies() -> None:
+    async with Hub(max_queue=1, send_timeout=None) as hub:
+        gate = anyio.Event()
+        slow, quick, other = FakeConnection(gate=gate), FakeConnection(), FakeConnection()
+        await hub.subscribe(slow, "room.*", pattern=True, overflow="drop_newest")
+        await hub.subscribe(quick, "room.*", pattern=True)  # the same pattern, again
+        await hub.subscribe(other, "room.*", pattern=True)
+        await hub.unsubscribe(other, "room.*")  # the pattern stays: two subscribers left
+        assert hub.statistics().patterns == 1
+        for i in range(4):
+            await hub.publish("room.1", i)
+        await hub.flush()
+        gate.set()
+        assert await slow.wait_frames(2) == ["0", "1"]  # drop_newest, from its pattern
+        assert await quick.wait_frames(4) == ["0", "1", "2", "3"]
+
+
+async def test_policies_of_broadcasts_and_second_patterns() -> None:
+    async with Hub(max_queue=1, overflow="drop_newest", send_timeout=None) as hub:
+        gate = anyio.Event()
+        conn = FakeConnection(gate=gate)
+        await hub.subscribe(conn, "hall.*", pattern=True, overflow="drop_oldest")
+        await hub.subscribe(conn, "room.*", pattern=True, overflow="drop_oldest")
+        for i in range(3):
+            await hub.broadcast(f"b{i}")  # no topic: the hub's policy, drop_newest
+        await hub.flush()
+        outbox = hub._registry.lookup(conn)
+        assert "busy queued=1 dropped=1" in repr(outbox)
+        for i in range(3):
+            await hub.publish("room.1", f"r{i}")  # the second pattern's policy
+        await hub.flush()
+        gate.set()
+        assert await conn.wait_frames(2) == ["b0", "r2"]
+
+
+async def test_broadcast_reuses_the_recipient_list() -> None:
+    async with Hub() as hub:
+        conn = FakeConnection()
+        hub.add(conn)
+        await hub.broadcast("one")
+        await hub.broadcast("two")
+        assert await conn.wait_frames(2) == ["one", "two"]
+        assert hub.send_timeout == 5.0
+
+
+async def test_closing_drops_what_waits_for_the_fan_out() -> None:
+    hub = Hub()
+    async with hub:
+        conn = FakeConnection()
+        await hub.subscribe(conn, "t")
+        for i in range(3):
+            hub.publish_nowait("t", i)  # the leader has not run yet
+        assert hub.statistics().pending == 3
+    assert conn.frames == []
+
+
+class CustomCodec(JSONCodec):
+    __slots__ = ()
+    name = "custom"
+
+
+async def test_transcoding_between_processes(caplog: pytest.LogCaptureFixture) -> None:
+    broker = MemoryBroker()
+    msgpack_hub = Hub(MemoryBackend(broker), codec=MSGPACK)
+    custom_hub = Hub(MemoryBackend(broker), codec=CustomCodec())
+    json_hub = Hub(MemoryBackend(broker))
+    async with msgpack_hub, custom_hub, json_hub:
+        plain, custom = FakeConnection(), FakeConnection(CustomCodec())
+        await json_hub.subscribe(plain, "t")
+        await json_hub.subscribe(custom, "t")
+        await msgpack_hub.publish("t", {"from": "msgpack"})  # decoded by the built-in codec
+        await custom_hub.publish("t", {"from": "custom"})  # decoded by a local connection's
+        assert await plain.wait_frames(2) == ['{"from":"msgpack"}', '{"from":"custom"}']
+        assert await custom.wait_frames(2) == ['{"from":"msgpack"}', '{"from":"custom"}']
+        json_hub.remove(custom)
+        with caplog.at_level(logging.ERROR, "wskit.pubsub"):
+            await custom_hub.publish("t", {"from": "nobody knows"})
+            await custom_hub.publish("t", "sentinel")
+            assert await plain.wait_frames(3) == [
+                '{"from":"msgpack"}',
+                '{"from":"custom"}',
+                "sentinel",
+            ]
+        assert "no codec named 'custom'" in caplog.text
+
+
+async def test_history_skips_foreign_entries_and_buffers_overflow() -> None:
+    broker = MemoryBroker()
+    async with Hub(MemoryBackend(broker), history=5) as hub:
+        raw = MemoryBackend(broker)
+        async with raw:
+            await raw.publish("t", b"not an envelope", history=5)
+        await hub.publish("t", "kept")
+        assert [entry.frame for entry in await hub.history("t")] == ["kept"]
+    small = MemoryBackend(max_buffer=1)
+    sender = MemoryBackend(small.broker)
+    async with small, sender:
+        await small.subscribe(["t"])
+        sender.publish_nowait("t", b"1")
+        sender.publish_nowait("t", b"2")
+        assert small.statistics().dropped == 1
+
+
+async def test_subscription_changes_that_cancel_out() -> None:
+    async with Hub() as hub:
+        first, second = FakeConnection(), FakeConnection()
+        await hub.subscribe(first, "t")
+        first.end()  # marks "t" for an unsubscribe...
+        await hub.subscribe(second, "t")  # ...which this cancels before it is sent
+        assert hub.backend.statistics().subscriptions == 1
+
+
+def test_lazy_exports() -> None:
+    import wskit.pubsub as pubsub
+    import wskit.pubsub.backends as backends
+
+    assert pubsub.RedisBackend is backends.RedisBackend
+    with pytest.raises(AttributeError):
+        _ = pubsub.Nothing
+    with pytest.raises(AttributeError):
+        _ = backends.Nothing

@@ -51,71 +51,72 @@ async def test_two_servers_one_redis_and_a_restart(
     async with (
         server_process(APP, worker=worker, env=env) as one,
         server_process(APP, worker=worker, env=env) as two,
+        connect(one.ws("/room/lobby")) as publisher,
+        connect(one.ws("/room/lobby")) as near,
+        connect(two.ws("/room/lobby")) as far,
+        connect(two.ws("/room/lobby")) as far_too,
     ):
-        async with (
-            connect(one.ws("/room/lobby")) as publisher,
-            connect(one.ws("/room/lobby")) as near,
-            connect(two.ws("/room/lobby")) as far,
-            connect(two.ws("/room/lobby")) as far_too,
-        ):
-            clients = [publisher, near, far, far_too]
-            nodes = {(await _receive(client))["node"] for client in clients}
-            assert len(nodes) == 2  # two processes
+        clients = [publisher, near, far, far_too]
+        nodes = {(await _receive(client))["node"] for client in clients}
+        assert len(nodes) == 2  # two processes
 
-            # 1. every client, on both servers, gets every message in order
-            for i in range(100):
-                await publisher.send(str(i))
-            for client in clients:
-                texts = [(await _receive(client))["text"] for _ in range(100)]
-                assert texts == [str(i) for i in range(100)]
+        # 1. every client, on both servers, gets every message in order
+        for i in range(100):
+            await publisher.send(str(i))
+        for client in clients:
+            texts = [(await _receive(client))["text"] for _ in range(100)]
+            assert texts == [str(i) for i in range(100)]
 
-            # 2. kill and restart redis-server while messages flow
-            sent_at: dict[int, float] = {}
-            arrived: dict[str, list[int]] = {"near": [], "far": []}
+        # 2. kill and restart redis-server while messages flow
+        sent_at: dict[int, float] = {}
+        arrived: dict[str, list[int]] = {"publisher": [], "near": [], "far": [], "far_too": []}
 
-            async def send_ticks() -> None:
-                started = time.monotonic()
-                seq = 0
-                killed = restarted = False
-                while time.monotonic() - started < 2.0:
-                    seq += 1
-                    sent_at[seq] = time.monotonic()
-                    await publisher.send(f"t{seq}")
-                    elapsed = time.monotonic() - started
-                    if not killed and elapsed > 0.3:
-                        redis_process.kill()
-                        killed = True
-                    if killed and not restarted and elapsed > 0.6:
-                        redis_process.start()
-                        restarted = True
-                    await anyio.sleep(0.005)
-                await publisher.send("done")
+        async def send_ticks() -> None:
+            started = time.monotonic()
+            seq = 0
+            killed = restarted = False
+            while time.monotonic() - started < 2.0:
+                seq += 1
+                sent_at[seq] = time.monotonic()
+                await publisher.send(f"t{seq}")
+                elapsed = time.monotonic() - started
+                if not killed and elapsed > 0.3:
+                    redis_process.kill()
+                    killed = True
+                if killed and not restarted and elapsed > 0.6:
+                    redis_process.start()
+                    restarted = True
+                await anyio.sleep(0.005)
+            await publisher.send("done")
 
-            async def collect(name: str, client: ClientConnection) -> None:
-                while True:
-                    text = (await _receive(client, 10))["text"]
-                    if text == "done":
-                        return
-                    arrived[name].append(int(text[1:]))
+        async def collect(name: str, client: ClientConnection) -> None:
+            while True:
+                text = (await _receive(client, 10))["text"]
+                if text == "done":
+                    return
+                arrived[name].append(int(text[1:]))
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(collect, "near", near)
-                tg.start_soon(collect, "far", far)
-                tg.start_soon(send_ticks)
+        async with anyio.create_task_group() as tg:
+            # every client reads: one that stops reading would be a slow consumer
+            for name, client in zip(arrived, clients, strict=True):
+                tg.start_soon(collect, name, client)
+            tg.start_soon(send_ticks)
 
-            last = max(sent_at)
-            assert arrived["near"] == list(range(1, last + 1))  # local delivery never stopped
-            far_seqs = arrived["far"]
-            assert far_seqs == sorted(far_seqs)  # in order, no duplicates
-            lost = sorted(set(sent_at) - set(far_seqs))
-            assert lost, "messages published while Redis was down are lost (at most once)"
-            assert far_seqs[-1] == last  # delivery resumed
-            resumed = [seq for seq in far_seqs if seq > lost[-1]]
-            assert resumed == list(range(lost[-1] + 1, last + 1))
-            window = sent_at[lost[-1]] - sent_at[lost[0]]
-            print(
-                f"\n[{worker}] redis restart across processes: {len(lost)} of {last} messages "
-                f"lost, loss window {window * 1000:.0f} ms (Redis down ~300 ms, backoff "
-                f"bound {BACKOFF_MAX * 1000:.0f} ms)"
-            )
-            assert window < 0.3 + BACKOFF_MAX + timeout(1.5)
+        last = max(sent_at)
+        for name in ("publisher", "near"):  # local delivery never stopped
+            assert arrived[name] == list(range(1, last + 1))
+        assert arrived["far_too"] == arrived["far"]
+        far_seqs = arrived["far"]
+        assert far_seqs == sorted(far_seqs)  # in order, no duplicates
+        lost = sorted(set(sent_at) - set(far_seqs))
+        assert lost, "messages published while Redis was down are lost (at most once)"
+        assert far_seqs[-1] == last  # delivery resumed
+        resumed = [seq for seq in far_seqs if seq > lost[-1]]
+        assert resumed == list(range(lost[-1] + 1, last + 1))
+        window = sent_at[lost[-1]] - sent_at[lost[0]]
+        print(
+            f"\n[{worker}] redis restart across processes: {len(lost)} of {last} messages "
+            f"lost, loss window {window * 1000:.0f} ms (Redis down ~300 ms, backoff "
+            f"bound {BACKOFF_MAX * 1000:.0f} ms)"
+        )
+        assert window < 0.3 + BACKOFF_MAX + timeout(1.5)

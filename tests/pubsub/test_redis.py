@@ -21,6 +21,7 @@ from wskit.pubsub import Hub
 from wskit.pubsub.backends.redis import RedisBackend, _unavailable
 
 from ._fakes import FakeConnection
+from ._wait import eventually
 from .conftest import RedisProcess, unique_prefix, wait_connected
 
 pytestmark = pytest.mark.redis
@@ -30,12 +31,6 @@ def _backend(server: RedisProcess, **options: object) -> RedisBackend:
     options.setdefault("backoff_max", 0.3)
     options.setdefault("publish_timeout", 1.0)
     return RedisBackend(server.url, prefix=unique_prefix(), **options)  # type: ignore[arg-type]
-
-
-async def _eventually(predicate: object, seconds: float = 10.0) -> None:
-    with anyio.fail_after(timeout(seconds)):
-        while not predicate():  # type: ignore[operator]
-            await anyio.sleep(0.005)
 
 
 async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: RedisProcess) -> None:
@@ -83,7 +78,7 @@ async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: Redi
         assert local.frames[-1] == str(seq)  # local delivery kept working
         redis_process.start()
         restarted_at = time.monotonic()
-        await _eventually(lambda: sender.connected and receiver.connected)
+        await eventually(lambda: sender.connected and receiver.connected)
         recovered_after = time.monotonic() - restarted_at
         await publish_some(50)
         first_after = seq - 49
@@ -99,7 +94,8 @@ async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: Redi
             f"after the restart; backoff bound {sender.backoff_max} s)"
         )
         assert recovered_after < sender.backoff_max + timeout(2)
-        assert events.count("down") == 1 and events.count("up") == 1
+        assert events.count("down") == 1
+        assert events.count("up") == 1
         stats = sender.statistics()
         assert (stats.disconnects, stats.reconnects, stats.connected) == (1, 1, True)
         assert stats.publish_errors == len(failures)
@@ -111,7 +107,8 @@ async def test_down_at_start_then_up(tmp_path: Path) -> None:
     backend = _backend(server, backoff_max=0.2)
     try:
         async with Hub(backend) as hub:
-            assert not backend.connected and not backend.statistics().connected
+            assert not backend.connected
+            assert not backend.statistics().connected
             conn = FakeConnection()
             await hub.subscribe(conn, "t")  # recorded, renewed once the link is up
             started = time.monotonic()
@@ -168,12 +165,13 @@ async def test_buffers_and_hooks(
             backend.publish_nowait("t", b"2")
         with caplog.at_level(logging.ERROR, "wskit.pubsub.redis"):
             redis_process.kill()
-            await _eventually(lambda: not backend.connected)
+            await eventually(lambda: not backend.connected)
             redis_process.start()
             await wait_connected(backend)
         failed = [r for r in caplog.records if "callback" in r.getMessage()]
         assert len(failed) == 2
-        assert "sharded" not in repr(backend) and "connected" in repr(backend)
+        assert "sharded" not in repr(backend)
+        assert "connected" in repr(backend)
 
 
 async def test_a_full_inbound_buffer_drops(redis_process: RedisProcess) -> None:
@@ -184,7 +182,7 @@ async def test_a_full_inbound_buffer_drops(redis_process: RedisProcess) -> None:
         await receiver.subscribe(["t"])
         for i in range(5):
             await sender.publish("t", b"%d" % i)
-        await _eventually(lambda: receiver.statistics().dropped == 3)
+        await eventually(lambda: receiver.statistics().dropped == 3)
         stream = receiver.messages()
         assert [await anext(stream) for _ in range(2)] == [("t", b"0"), ("t", b"1")]
 
@@ -205,7 +203,8 @@ def test_configuration() -> None:
     from coredis.exceptions import ResponseError
 
     error = _unavailable(ResponseError("WRONGTYPE"), "publish")
-    assert type(error) is BackendError and "refused" in str(error)
+    assert type(error) is BackendError
+    assert "refused" in str(error)
 
 
 async def test_not_running() -> None:
@@ -222,6 +221,110 @@ async def test_not_running() -> None:
 async def test_sharded_cluster_down_at_start(tmp_path: Path) -> None:
     server = RedisProcess(tmp_path, cluster=True)  # never started
     backend = RedisBackend(server.url, sharded=True, connect_timeout=0.5)
+    with pytest.raises(BackendUnavailable):
+        await backend.start()
+    assert not backend.running
+
+
+async def test_renewal_of_patterns_and_batches(redis_process: RedisProcess) -> None:
+    receiver = _backend(redis_process)
+    sender = RedisBackend(redis_process.url, prefix=receiver.prefix)
+    async with receiver, sender:
+        await wait_connected(receiver, sender)
+        stream = receiver.messages()
+        await receiver.subscribe(["exact"])
+        await receiver.subscribe(["room.*"], patterns=True)
+        redis_process.kill()
+        await eventually(lambda: not receiver.connected, 10)
+        redis_process.start()
+        await wait_connected(receiver, sender)
+        await eventually(lambda: sender.connected, 10)
+        for i in range(600):  # more than one pipeline batch
+            sender.publish_nowait("room.1", b"%d" % i)
+        await sender.publish("exact", b"last")
+        received = [await anext(stream) for _ in range(601)]
+        assert received[:600] == [("room.1", b"%d" % i) for i in range(600)]
+        assert received[600] == ("exact", b"last")
+
+
+async def test_subscription_commands_that_fail_are_renewed_later(
+    redis_process: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        async def subscribe(self, *channels: str) -> None:
+            raise ConnectionError("gone")
+
+        psubscribe = unsubscribe = punsubscribe = subscribe
+
+    backend = _backend(redis_process)
+    async with backend:
+        await wait_connected(backend)
+        backend._pubsub = Broken()
+        with caplog.at_level(logging.DEBUG, "wskit.pubsub.redis"):
+            await backend.subscribe(["a"])
+            await backend.subscribe(["b.*"], patterns=True)
+            await backend.unsubscribe(["a"])
+            await backend.unsubscribe(["b.*"], patterns=True)
+            await backend.subscribe(["a", "a"])
+            await backend.subscribe(["a"])  # already wanted: nothing to send
+        assert "subscribing to ['a'] failed" in caplog.text
+        assert "unsubscribing from ['b.*'] failed" in caplog.text
+        assert backend.statistics().subscriptions == 1
+
+
+async def test_a_publish_nobody_answers(redis_process: RedisProcess) -> None:
+    backend = _backend(redis_process, publish_timeout=0.05)
+
+    async def stuck_sender() -> None:
+        await anyio.sleep_forever()
+
+    backend._send_loop = stuck_sender  # type: ignore[method-assign]
+    async with backend:
+        await wait_connected(backend)
+        with pytest.raises(BackendUnavailable, match="did not take"):
+            await backend.publish("t", b"x")
+
+
+async def test_closing_fails_what_is_queued(redis_process: RedisProcess) -> None:
+    backend = _backend(redis_process, publish_timeout=5)
+    errors: list[BaseException] = []
+
+    async def publish() -> None:
+        try:
+            await backend.publish("t", b"queued")
+        except BackendUnavailable as exc:
+            errors.append(exc)
+
+    assert redis_process.process is not None
+    pid = redis_process.process.pid
+    async with anyio.create_task_group() as tg, backend:
+        await wait_connected(backend)
+        os.kill(pid, signal.SIGSTOP)  # the sender's first batch hangs...
+        try:
+            backend.publish_nowait("t", b"in flight")
+            await anyio.lowlevel.checkpoint()
+            tg.start_soon(publish)  # ...and this one waits behind it,
+            await eventually(lambda: [i.data for i in backend._outgoing] == [b"queued"])
+            backend.publish_nowait("t", b"fire and forget")  # as does this one
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    assert len(errors) == 1
+    assert "closed" in str(errors[0])
+
+
+async def test_history_skips_entries_it_did_not_write(redis_process: RedisProcess) -> None:
+    import coredis
+
+    backend = _backend(redis_process)
+    async with backend, coredis.Redis.from_url(redis_process.url) as client:
+        await wait_connected(backend)
+        await client.xadd(backend.history_store.key("t"), {"other": "app"})
+        await backend.publish("t", b"ours", history=10)
+        assert [data for _, data in await backend.history("t")] == [b"ours"]
+
+
+async def test_sharded_on_a_server_that_is_no_cluster(redis_process: RedisProcess) -> None:
+    backend = RedisBackend(redis_process.url, sharded=True)
     with pytest.raises(BackendUnavailable):
         await backend.start()
     assert not backend.running

@@ -6,7 +6,6 @@ in its path, and every text it sends is published to the room.
 
 from __future__ import annotations
 
-import anyio
 import msgspec
 import pytest
 
@@ -16,6 +15,8 @@ from wskit.connection import WebSocket
 from wskit.exceptions import WebSocketDisconnect
 from wskit.pubsub import Hub
 from wskit.testing import TestClient
+
+from ._wait import eventually
 
 
 def chat_app(hub: Hub) -> ASGIApp:
@@ -40,9 +41,7 @@ def chat_app(hub: Hub) -> ASGIApp:
 
 
 async def _wait_connections(hub: Hub, count: int) -> None:
-    with anyio.fail_after(5):
-        while hub.statistics().connections != count:
-            await anyio.sleep(0.001)
+    await eventually(lambda: hub.statistics().connections == count)
 
 
 async def test_a_room_with_three_clients() -> None:
@@ -75,21 +74,26 @@ async def test_a_room_with_three_clients() -> None:
 
 async def test_a_client_that_stops_reading_is_evicted() -> None:
     hub = Hub(max_queue=2, overflow="close", send_timeout=2)
-    async with TestClient(chat_app(hub), max_queue=4) as client:
-        async with (
-            client.websocket_connect("/feed") as reader,
-            client.websocket_connect("/feed") as sleeper,
-        ):
-            assert await reader.receive_json() == {"joined": "feed"}
-            for i in range(30):
-                await reader.send_text(str(i))
-                assert await reader.receive_json() == {"text": str(i)}
-            assert hub.statistics().evicted == 1
-            received = []
-            with pytest.raises(WebSocketDisconnect) as info:
-                while True:
-                    received.append(await sleeper.receive_json())
-            assert info.value.code == 1013
-            assert received[0] == {"joined": "feed"}
-            assert received[1:] == [{"text": str(i)} for i in range(len(received) - 1)]
-            assert len(hub.subscribers("feed")) == 1  # only the reader is left
+    client = TestClient(chat_app(hub), max_queue=4)
+    async with (
+        client,
+        client.websocket_connect("/feed") as reader,
+        client.websocket_connect("/feed") as sleeper,
+    ):
+        assert await reader.receive_json() == {"joined": "feed"}
+        for i in range(30):
+            await reader.send_text(str(i))
+            assert await reader.receive_json() == {"text": str(i)}
+        assert hub.statistics().evicted == 1
+        received = []
+
+        async def read_all() -> None:
+            while True:
+                received.append(await sleeper.receive_json())
+
+        with pytest.raises(WebSocketDisconnect) as info:
+            await read_all()
+        assert info.value.code == 1013
+        assert received[0] == {"joined": "feed"}
+        assert received[1:] == [{"text": str(i)} for i in range(len(received) - 1)]
+        assert len(hub.subscribers("feed")) == 1  # only the reader is left

@@ -9,16 +9,17 @@ made **no later ASGI call**.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import anyio
 import pytest
 
+from tests._services import timeout
 from wskit._types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ASYNCIO_CLIENT", "Recorder", "Records", "count_tasks", "settled_tasks"]
+__all__ = ["ASYNCIO_CLIENT", "Recorder", "Records", "count_tasks", "settled_tasks", "wait_until"]
 
 #: For tests that drive a real server with the ``websockets`` client, which runs on asyncio
 #: only: the test's own loop is asyncio, the server's loop is the ``worker`` parameter.
@@ -71,6 +72,17 @@ async def settled_tasks(expected: int, deadline: float = 2.0) -> int:
             await anyio.sleep(0.005)
             count = count_tasks()
     return count
+
+
+async def wait_until(predicate: Callable[[], bool], deadline: float = 5.0) -> None:
+    """Poll ``predicate`` until it holds (bounded; the deadline scales with the test factor).
+
+    For state owned by another thread or process (a server running in its own thread): there
+    is no event of the test's own loop to wait on.
+    """
+    with anyio.fail_after(timeout(deadline)):
+        while not predicate():  # noqa: ASYNC110 - the state lives in another thread
+            await anyio.sleep(0.005)
 
 
 class Recorder:

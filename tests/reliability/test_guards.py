@@ -14,10 +14,12 @@ connection, and nothing is logged at ERROR.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 import pytest
 
+from tests._services import timeout
 from wskit._guard import Guard
 from wskit._types import Receive, Scope, Send
 from wskit.app import App
@@ -26,16 +28,19 @@ from wskit.exceptions import WebSocketDisconnect
 from wskit.operations import OperationRouter
 from wskit.policies import Handshake, RoutePolicies
 from wskit.ratelimit import RateLimit, TokenBucket, message_size
-from wskit.testing import TestClient
+from wskit.testing import TestClient, WebSocketTestSession
 
 from ._helpers import Records, count_tasks, settled_tasks
 
-IDLE = 0.1
+#: The idle timeout of these tests, and the lifespan where the handler must answer first;
+#: both scale with WSKIT_TESTS_TIMEOUT_FACTOR, so a slow machine does not end them early.
+IDLE = timeout(0.1)
+LIFESPAN = timeout(0.3)
 
 
-def echo_app(**options: object) -> tuple[App, list[tuple[int, str]]]:
+def echo_app(**options: Any) -> tuple[App, list[tuple[int, str]]]:
     """An App whose ``/ws`` echoes text and records the disconnect its handler saw."""
-    app = App(**options)  # type: ignore[arg-type]
+    app = App(**options)
     seen: list[tuple[int, str]] = []
 
     @app.websocket("/ws")
@@ -54,12 +59,13 @@ def echo_app(**options: object) -> tuple[App, list[tuple[int, str]]]:
     return app, seen
 
 
-async def closed_with(conn: object) -> tuple[int, str]:
+async def closed_with(conn: WebSocketTestSession) -> tuple[int, str]:
     """Read until the app closes; return its code and reason."""
-    with pytest.raises(WebSocketDisconnect) as info:
+    try:
         while True:
-            await conn.receive_text()  # type: ignore[attr-defined]
-    return info.value.code, info.value.reason
+            await conn.receive_text()
+    except WebSocketDisconnect as exc:
+        return exc.code, exc.reason
 
 
 # -- idle timeout and heartbeats (case 9) ------------------------------------------------------
@@ -76,7 +82,7 @@ async def test_idle_timeout_closes_1008_and_wakes_the_handler(records: Records) 
     assert seen == [(1008, "idle timeout")]
     assert await settled_tasks(before) == before
     assert records.errors == []
-    assert "idle for 0.1 seconds" in " ".join(records.messages(logging.INFO))
+    assert f"idle for {IDLE} seconds" in " ".join(records.messages(logging.INFO))
 
 
 async def test_heartbeats_keep_the_connection_and_a_missed_one_closes_it() -> None:
@@ -109,6 +115,23 @@ async def test_idle_time_counts_only_while_waiting_for_the_client() -> None:
         assert await closed_with(conn) == (1008, "idle timeout")
 
 
+async def test_idle_timeout_reaches_an_operation_router() -> None:
+    ops = OperationRouter()
+
+    @ops.on("ping", reply="pong")
+    async def ping() -> str:
+        return "pong"
+
+    app = App(idle_timeout=IDLE)
+    app.add_route("/ops", ops)
+    before = count_tasks()
+    async with TestClient(app) as client, client.websocket_connect("/ops") as conn:
+        await conn.send_json({"type": "ping", "id": 1})
+        assert await conn.receive_json() == {"type": "pong", "payload": "pong", "id": 1}
+        assert await closed_with(conn) == (1008, "idle timeout")
+    assert await settled_tasks(before) == before
+
+
 async def test_route_override_turns_the_guards_off() -> None:
     app, seen = echo_app(idle_timeout=IDLE, max_lifespan=IDLE)
     async with TestClient(app) as client, client.websocket_connect("/open") as conn:
@@ -124,7 +147,7 @@ async def test_route_override_turns_the_guards_off() -> None:
 async def test_max_lifespan_closes_1001_and_its_timer_ends_with_the_connection(
     records: Records,
 ) -> None:
-    app, seen = echo_app(max_lifespan=IDLE)
+    app, seen = echo_app(max_lifespan=LIFESPAN)
     before = count_tasks()
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         await conn.send_text("hello")
@@ -243,7 +266,8 @@ def test_guard_configuration() -> None:
     with pytest.raises(TypeError, match="rate_limit"):
         App(rate_limit=10)  # type: ignore[arg-type]
     base = Handshake(idle_timeout=5, rate_limit=RateLimit(10))
-    assert base.guarded and not base.enabled
+    assert base.guarded
+    assert not base.enabled
     off = base.override(RoutePolicies(idle_timeout=None, rate_limit=None))
     assert not off.guarded
     assert base.override(RoutePolicies(max_lifespan=2)).max_lifespan == 2.0
@@ -268,7 +292,7 @@ async def test_rate_limit_close_policy(records: Records) -> None:
 
 
 async def test_rate_limit_reply_policy_drops_the_message_and_keeps_the_connection() -> None:
-    app, seen = echo_app(rate_limit=RateLimit(5, burst_messages=2, on_exceed="reply"))
+    app, seen = echo_app(rate_limit=RateLimit(2, burst_messages=2, on_exceed="reply"))
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         for n in range(4):
             await conn.send_text(f"m{n}")
@@ -278,8 +302,8 @@ async def test_rate_limit_reply_policy_drops_the_message_and_keeps_the_connectio
             error = await conn.receive_json()
             assert error["type"] == "error"
             assert error["payload"]["code"] == "rate_limited"
-            assert error["payload"]["message"].startswith("rate limit exceeded: at most 5 ")
-        await anyio.sleep(0.25)  # one token back
+            assert error["payload"]["message"].startswith("rate limit exceeded: at most 2 ")
+        await anyio.sleep(0.55)  # one token back
         await conn.send_text("later")
         assert await conn.receive_text() == "later"
     assert seen == [(1000, "")]
@@ -364,7 +388,7 @@ def test_rate_limit_configuration() -> None:
         RateLimit()
     for bad in (0, -1, float("inf"), float("nan"), True):
         with pytest.raises(ValueError, match="messages_per_second"):
-            RateLimit(bad)  # type: ignore[arg-type]
+            RateLimit(bad)
     with pytest.raises(ValueError, match="on_exceed"):
         RateLimit(1, on_exceed="drop")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 1"):

@@ -69,7 +69,8 @@ async def test_error_after_accept_leaves_the_neighbours_broadcasting(records: Re
     assert [(m["code"], m["reason"]) for m in closes] == [(1011, "")]  # the others left first
     assert all(SECRET not in str(m) for m in recorder.sent)
     [error] = records.errors
-    assert error.exc_info is not None and isinstance(error.exc_info[1], RuntimeError)
+    assert error.exc_info is not None
+    assert isinstance(error.exc_info[1], RuntimeError)
     assert error.name == "wskit.app"
 
 
@@ -96,7 +97,8 @@ async def test_exception_group_from_the_handlers_task_group(records: Records) ->
         ("websocket.close", 1011),
     ]
     [error] = records.errors
-    assert error.exc_info is not None and isinstance(error.exc_info[1], ExceptionGroup)
+    assert error.exc_info is not None
+    assert isinstance(error.exc_info[1], ExceptionGroup)
 
 
 async def test_drain_cancelling_handlers_with_task_groups_is_1001_not_1011(
@@ -121,13 +123,16 @@ async def test_drain_cancelling_handlers_with_task_groups_is_1001_not_1011(
 
     before = count_tasks()
     recorder = Recorder(app)
-    async with TestClient(recorder) as client:
-        async with client.websocket_connect("/busy") as a, client.websocket_connect("/busy") as b:
-            await app.shutdown()
-            for conn in (a, b):
-                with pytest.raises(WebSocketDisconnect):
-                    await conn.receive_text()
-                assert conn.close_code == 1001
+    async with (
+        TestClient(recorder) as client,
+        client.websocket_connect("/busy") as a,
+        client.websocket_connect("/busy") as b,
+    ):
+        await app.shutdown()
+        for conn in (a, b):
+            with pytest.raises(WebSocketDisconnect):
+                await conn.receive_text()
+            assert conn.close_code == 1001
     assert sorted(cancelled) == ["child", "child", "handler", "handler"]
     assert [m.get("code") for m in recorder.sent if m["type"] == "websocket.close"] == [1001, 1001]
     assert await settled_tasks(before) == before

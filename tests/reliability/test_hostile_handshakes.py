@@ -19,6 +19,8 @@ are in ``tests/app/test_policies.py``; hypothesis drives random header bytes in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anyio
 import pytest
 
@@ -27,7 +29,7 @@ from wskit.app import App
 from wskit.connection import WebSocket
 from wskit.policies import OriginPolicy
 
-from ._helpers import ASYNCIO_CLIENT, Records
+from ._helpers import ASYNCIO_CLIENT, Records, wait_until
 
 ALLOWED = "https://app.example.com"
 KEEP_ALIVE = 0.5
@@ -40,7 +42,7 @@ def request(
     host: bytes | None = b"127.0.0.1",
     origin: bytes | None = ALLOWED.encode(),
     protocols: bytes | None = None,
-    extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> bytes:
     lines = [b"GET " + path + b" HTTP/1.1"]
     if host is not None:
@@ -180,9 +182,7 @@ async def test_hostile_handshakes_through_hypercorn(records: Records, worker: st
             assert code in allowed, (name, head[:200])
             if code == 101 and subprotocol is not None:
                 assert protocol(head) == subprotocol, name
-        with anyio.fail_after(timeout(5)):
-            while len(app.connections):  # the accepted ones end when their socket closes
-                await anyio.sleep(0.01)
+        await wait_until(lambda: not app.connections)  # accepted ones end with their socket
         after = await _server_tasks(port)
         with anyio.move_on_after(timeout(KEEP_ALIVE + 2)):
             while after != before:  # hypercorn's trio worker: see the module docstring

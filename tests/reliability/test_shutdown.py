@@ -28,7 +28,7 @@ from wskit.connection import WebSocket
 from wskit.exceptions import WebSocketDisconnect
 from wskit.pubsub import Hub
 
-from ._helpers import ASYNCIO_CLIENT, Records
+from ._helpers import ASYNCIO_CLIENT, Records, wait_until
 
 DRAIN = 0.5
 
@@ -136,9 +136,7 @@ async def test_handshakes_during_the_drain_are_refused_with_503(records: Records
         assert await stuck.recv() == "stuck"
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.shutdown)
-            with anyio.fail_after(timeout(5)):
-                while not app.registry.closing:
-                    await anyio.sleep(0.005)
+            await wait_until(lambda: app.registry.closing)
             with pytest.raises((InvalidStatus, OSError)) as info:
                 await ws_connect(server.ws("/echo"))
             if isinstance(info.value, InvalidStatus):  # else the listener was already closed

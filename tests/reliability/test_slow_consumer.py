@@ -3,9 +3,14 @@
 Defined outcome: the stalled connection is evicted per policy (close 1013: its outbox
 overflowed under ``overflow="close"``, or a send missed ``send_timeout``), its subscription and
 writer task end, and every other subscriber gets every message in order **before** the
-stalled one is even evicted (nobody waits for it). In memory on both anyio backends (a test
-client whose buffer of one message is never read), and through hypercorn with a TCP client
-that stops reading (the kernel's buffers fill, then the server's send blocks).
+stalled one is even evicted (nobody waits for it).
+
+``tests/pubsub/test_slow_consumer.py`` checks the hub itself (one stalled peer among 100, every
+policy, bounded outboxes). This file runs the whole stack instead: an App and real
+connections from the test client (one whose buffer of a single message is never read), with
+the deadline-based eviction, the 1013 seen on the connection, the writer task gone and the
+task count back to where it was; and through hypercorn with a TCP client that stops reading
+(the kernel's buffers fill, then the server's send blocks).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from wskit.pubsub import Hub
 from wskit.pubsub.outbox import OverflowPolicy
 from wskit.testing import TestClient
 
-from ._helpers import ASYNCIO_CLIENT, Records, count_tasks, settled_tasks
+from ._helpers import ASYNCIO_CLIENT, Records, count_tasks, settled_tasks, wait_until
 
 HEALTHY = 3
 MESSAGES = 40
@@ -48,12 +53,6 @@ def room_app(hub: Hub, joined: list[WebSocket]) -> App:
             pass
 
     return app
-
-
-async def _wait_for(predicate: object, deadline: float = 5.0) -> None:
-    with anyio.fail_after(timeout(deadline)):
-        while not predicate():  # type: ignore[operator]
-            await anyio.sleep(0.005)
 
 
 @pytest.mark.parametrize(
@@ -90,13 +89,13 @@ async def test_stalled_subscriber_is_evicted_and_the_others_are_on_time(
                 # Every healthy client has everything while the stalled one is still subscribed
                 # (its deadline has not passed yet): nobody waited for it.
                 assert joined[0] in hub.subscribers("room")
-            await _wait_for(lambda: joined[0] not in hub.subscribers("room"))
-            await _wait_for(lambda: joined[0].close_code is not None)
+            await wait_until(lambda: joined[0] not in hub.subscribers("room"))
+            await wait_until(lambda: joined[0].close_code is not None)
             assert joined[0].close_code == 1013
             assert len(hub.subscribers("room")) == HEALTHY
             stats = hub.statistics()
             assert stats.evicted == 1
-            await _wait_for(lambda: hub.statistics().writers == 0)  # its writer task ended
+            await wait_until(lambda: hub.statistics().writers == 0)  # its writer task ended
             # Late messages go to the healthy clients only, still in order.
             await hub.publish("room", "late")
             for conn in healthy:
@@ -171,7 +170,7 @@ async def test_stalled_tcp_subscriber_through_hypercorn(records: Records, worker
     async with running_server(app, worker=worker) as server:
         assert server.port is not None
         with stalled_tcp_client(server.port):
-            await _wait_for(lambda: len(joined) == 1)
+            await wait_until(lambda: len(joined) == 1)
             async with (
                 ws_connect(server.ws("/room"), max_size=None) as healthy,
                 ws_connect(server.ws("/publish")) as control,
@@ -184,6 +183,6 @@ async def test_stalled_tcp_subscriber_through_hypercorn(records: Records, worker
                     with anyio.fail_after(timeout(3)):
                         received.append(str(await healthy.recv()).split(":", 1)[0])
                 assert received == [str(n) for n in range(BURST)]
-                await _wait_for(lambda: joined[0].close_code == 1013, deadline=10)
+                await wait_until(lambda: joined[0].close_code == 1013, deadline=10)
                 assert hub.subscribers("room") == [joined[1]]
     assert records.errors == []

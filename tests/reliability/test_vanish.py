@@ -19,7 +19,7 @@ import anyio
 import pytest
 from starlette.websockets import WebSocketState
 
-from tests._services import running_server, timeout, uvicorn_server
+from tests._services import running_server, uvicorn_server
 from tests.integration._client import ws_connect
 from wskit.app import App
 from wskit.connection import WebSocket
@@ -27,7 +27,14 @@ from wskit.exceptions import WebSocketDisconnect
 from wskit.pubsub import Hub
 from wskit.testing import TestClient
 
-from ._helpers import ASYNCIO_CLIENT, Recorder, Records, count_tasks, settled_tasks
+from ._helpers import (
+    ASYNCIO_CLIENT,
+    Recorder,
+    Records,
+    count_tasks,
+    settled_tasks,
+    wait_until,
+)
 
 DISCONNECTED = WebSocketState.DISCONNECTED
 
@@ -150,9 +157,10 @@ async def _vanish(url: str, outcomes: list[Outcome]) -> Outcome:
     client = await ws_connect(url)
     assert isinstance(await client.recv(), str)
     client.transport.abort()
-    with anyio.fail_after(timeout(10)):
-        while not outcomes or (outcomes[0].code is None and outcomes[0].error is None):
-            await anyio.sleep(0.01)
+    await wait_until(
+        lambda: bool(outcomes) and (outcomes[0].code is not None or outcomes[0].error is not None),
+        deadline=10,
+    )
     return outcomes[0]
 
 

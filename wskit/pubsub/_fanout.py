@@ -65,6 +65,11 @@ logger: Final = logging.getLogger("wskit.pubsub")
 _EVICT_REASON: Final = "slow consumer"
 
 
+def _position(items: tuple[Any, ...], it: Iterator[Any]) -> int:
+    """The index of the item ``it`` returned last (a list iterator knows what is left)."""
+    return len(items) - length_hint(it) - 1
+
+
 class Job:
     """One published message on its way to the local subscribers of ``topic``.
 
@@ -83,6 +88,7 @@ class Job:
         "parts",
         "phase",
         "pos",
+        "resumed",
         "si",
         "skipped",
         "source",
@@ -98,6 +104,7 @@ class Job:
         self.phase = 0
         self.it: Iterator[tuple[Send, WebSocket]] | None = None
         self.pos = 0
+        self.resumed = False
         self.si = 0
         self.cur: Outbox | None = None
         self.skipped = 0
@@ -106,7 +113,7 @@ class Job:
         """The position in the direct-send list of the send the hot loop is awaiting."""
         assert self.parts is not None
         assert self.it is not None
-        return len(self.parts[self.g][0]) - length_hint(self.it) - 1
+        return _position(self.parts[self.g][0], self.it)
 
     def current(self) -> Outbox:
         """The connection whose send is in flight (where the fan-out coroutine suspended)."""
@@ -143,7 +150,6 @@ class Dispatcher:
         self._forget = forget
         self._changed = changed
         self._jobs: deque[Job] = deque()
-        self._current: Job | None = None
         self._wake: anyio.Event | None = None
         self._room: anyio.Event | None = None
         self._tg: TaskGroup | None = None
@@ -167,9 +173,6 @@ class Dispatcher:
         """Forget the task group (its tasks are being cancelled) and the queued jobs."""
         self._tg = None
         self._wake = None
-        if self._current is not None:
-            self._jobs.append(self._current)
-            self._current = None
         for job in self._jobs:
             self._finished(job)
         self._jobs.clear()
@@ -211,7 +214,7 @@ class Dispatcher:
         jobs = self._jobs
         while True:
             while jobs:
-                job = self._current = jobs.popleft()
+                job = jobs.popleft()
                 stop: list[bool] = []
                 try:
                     if job.parts is None:
@@ -226,7 +229,6 @@ class Dispatcher:
                     if len(stop) == 1 and not handed[0].closed:  # the blocked send went through
                         self.delivered += 1
                     return
-                self._current = None
                 self._finished(job)
                 room = self._room
                 if room is not None:
@@ -264,7 +266,9 @@ class Dispatcher:
             except BaseException as exc:  # cancellation, a deadline, or the task ending
                 try:
                     yielded = fan.throw(exc)
-                except StopIteration:
+                except StopIteration:  # pragma: no cover - taken, untraced (gen.throw)
+                    # test_a_send_that_swallows_its_deadline goes here; CPython 3.11's line
+                    # tracing does not report it, so coverage cannot see it.
                     return
             else:
                 try:
@@ -279,6 +283,7 @@ class Dispatcher:
         self._changed(outbox)
         if self.send_timeout is not None:
             scope.deadline = anyio.current_time() + self.send_timeout
+        job.resumed = True
         if job.phase == 0:
             # The rest of the hot list runs checked: by the time a new leader gets to it, some
             # of those connections may have closed or become busy.
@@ -288,10 +293,9 @@ class Dispatcher:
             job.pos = index + 1
             job.it = None
             job.phase = 1
-        self._current = None
         self._jobs.appendleft(job)
-        if self._tg is not None:
-            self._tg.start_soon(self._lead, name="wskit.pubsub leader")
+        assert self._tg is not None  # a leader only runs while the hub does
+        self._tg.start_soon(self._lead, name="wskit.pubsub leader")
 
     async def _fan(self, job: Job, stop: list[bool]) -> None:
         """Deliver ``job`` to every recipient; return early once ``stop`` is set."""
@@ -301,9 +305,7 @@ class Dispatcher:
         while job.g < len(parts):
             sends, fast, slow, message = parts[job.g]
             if job.phase == 0:
-                it = job.it
-                if it is None:
-                    it = job.it = iter(sends)
+                it = job.it = iter(sends)
                 # The hot loop: one flag check and one await per connection. ``ws._fast`` is
                 # the connection's own "a send may go straight to the server" flag: it turns
                 # off as soon as the application starts closing the connection.
@@ -312,12 +314,12 @@ class Dispatcher:
                         try:
                             await send(message)
                         except Exception as exc:
-                            self._hot_failed(job, exc, stop)
+                            self._hot_failed(job, fast[_position(sends, it)], exc, stop)
                         if stop:
                             return
                     else:
                         job.skipped += 1
-                        self._divert(job.current(), message, topic)
+                        self._divert(fast[_position(sends, it)], message, topic)
                 self.delivered += len(sends) - job.skipped
                 job.skipped = 0
                 job.it = None
@@ -359,14 +361,14 @@ class Dispatcher:
                 if stop:
                     return
             job.g += 1
-            job.phase = 0
+            # Once a job was handed off, time passed: its later parts run checked too.
+            job.phase = 1 if job.resumed else 0
             job.pos = 0
             job.si = 0
 
     # -- per-connection outcomes -------------------------------------------------------------
 
-    def _hot_failed(self, job: Job, exc: Exception, stop: list[bool]) -> None:
-        outbox = job.current()
+    def _hot_failed(self, job: Job, outbox: Outbox, exc: Exception, stop: list[bool]) -> None:
         if not stop:
             job.skipped += 1
         self._failed(outbox, exc, stop)
@@ -422,8 +424,8 @@ class Dispatcher:
         outbox.busy = True
         self.writers += 1
         self._changed(outbox)
-        if self._tg is not None:
-            self._tg.start_soon(self._write, outbox, name="wskit.pubsub writer")
+        assert self._tg is not None  # only the running leader starts writers
+        self._tg.start_soon(self._write, outbox, name="wskit.pubsub writer")
 
     # -- writers ----------------------------------------------------------------------------------
 
@@ -438,8 +440,7 @@ class Dispatcher:
         self.writers -= 1
         outbox.scope = None
         outbox.busy = False
-        if not outbox.queue:
-            outbox.queue = None  # give the memory back: idle connections hold no deque
+        outbox.queue = None  # empty: give the memory back (idle connections hold no deque)
         if not outbox.closed:
             self._changed(outbox)
 
@@ -483,7 +484,8 @@ class Dispatcher:
         scope = outbox.scope
         if scope is not None:
             scope.cancel()
-        elif self._tg is not None:
+        else:  # its writer has not started yet
+            assert self._tg is not None  # evictions come from the running leader
             self._tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
 
     async def _close_evicted(self, outbox: Outbox) -> None:

@@ -117,9 +117,6 @@ class MemoryHistory:
         items = [(str(ident), data) for ident, data in buffer if ident > start]
         return items if limit is None else items[:limit]
 
-    def __len__(self) -> int:
-        return sum(len(buffer) for buffer in self._buffers.values())
-
 
 class RedisStreamHistory:
     """Topic history in Redis Streams (see the module docstring).

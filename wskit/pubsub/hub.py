@@ -29,29 +29,15 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 import anyio
 
-from wskit.codecs import JSON, MSGPACK, Codec
-from wskit.exceptions import (
-    BackendError,
-    BackendUnavailable,
-    MessageTooBig,
-    WebSocketDisconnected,
-    WouldBlock,
-)
+from wskit.codecs import JSON, Codec
+from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, WouldBlock
 
 from ._fanout import Dispatcher, Job
-from ._wire import (
-    BINARY,
-    ENCODED_BINARY,
-    ENCODED_TEXT,
-    TEXT,
-    Envelope,
-    decode_envelope,
-    encode_envelope,
-    new_origin,
-)
+from ._registry import Local, Registry
+from ._wire import decode_envelope, encode_envelope, new_origin
 from .backends.memory import MemoryBackend
 from .history import HistoryEntry
-from .outbox import OVERFLOW_POLICIES, Outbox, OverflowPolicy, Subscriber
+from .outbox import OVERFLOW_POLICIES, OverflowPolicy, Subscriber
 from .topics import HubStatistics, Topic, compile_pattern, type_check, validate_topic
 
 if TYPE_CHECKING:
@@ -60,55 +46,13 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from wskit._types import Message
-
-    from ._fanout import Part
     from .backends.base import Backend
+    from .outbox import Outbox
 
 __all__ = ["Hub"]
 
 T = TypeVar("T")
 logger: Final = logging.getLogger("wskit.pubsub")
-
-_SEND: Final = "websocket.send"
-# codec, direct sends, their outboxes, the other outboxes, smallest send limit of the direct ones
-_Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], tuple[Outbox, ...], int]
-
-
-class _Topic:
-    __slots__ = ("gen", "groups", "name", "subs")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.subs: dict[Outbox, OverflowPolicy] = {}
-        self.groups: list[_Group] | None = None
-        self.gen = -1
-
-
-class _Pattern:
-    __slots__ = ("match", "pattern", "subs")
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.match = compile_pattern(pattern)
-        self.subs: dict[Outbox, OverflowPolicy] = {}
-
-
-class _Local:
-    """A value published in this process: its frames, built once per codec."""
-
-    __slots__ = ("kind", "messages", "value")
-
-    def __init__(self, value: object, kind: int, messages: dict[Codec | None, Message]) -> None:
-        self.value = value
-        self.kind = kind
-        self.messages = messages
-
-
-def _message(frame: str | bytes) -> Message:
-    if type(frame) is str:
-        return {"type": _SEND, "text": frame}
-    return {"type": _SEND, "bytes": frame}
 
 
 class Hub:
@@ -155,14 +99,8 @@ class Hub:
         self.max_pending = max_pending
         self._origin = new_origin()
         self._seq = 0
-        self._outboxes: dict[int, Outbox] = {}
-        self._topics: dict[str, _Topic] = {}
-        self._patterns: dict[str, _Pattern] = {}
-        self._pattern_gen = 0
-        self._all: list[_Group] | None = None
+        self._registry = registry = Registry(codec, max_queue, self.overflow)
         self._checks: dict[str, Callable[[object], None]] = {}
-        self._types: dict[str, object] = {}
-        self._dirty: dict[tuple[str, bool], None] = {}
         self._remote: set[tuple[str, bool]] = set()
         self._dirty_event: anyio.Event | None = None
         self._sync_lock: anyio.Lock | None = None
@@ -175,10 +113,10 @@ class Hub:
         self._on_close_callback = self._on_close
         self._dispatcher = Dispatcher(
             send_timeout=send_timeout,
-            resolve=self._resolve,
-            policy=self._policy,
+            resolve=registry.resolve,
+            policy=registry.policy,
             forget=self._forget,
-            changed=self._changed,
+            changed=registry.changed,
         )
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -227,8 +165,6 @@ class Hub:
         self._dispatcher.start(tg)
         tg.start_soon(self._pump, messages, name="wskit.pubsub pump")
         tg.start_soon(self._reconciler, name="wskit.pubsub reconciler")
-        if self._dirty:  # subscriptions kept from an earlier run
-            self._wake_reconciler()
 
     async def aclose(self) -> None:
         """Stop the hub: its tasks end, queued messages are dropped, connections forgotten."""
@@ -241,14 +177,7 @@ class Hub:
         try:
             await stack.aclose()
         finally:
-            for outbox in list(self._outboxes.values()):
-                outbox.closed = True
-                outbox.clear()
-            self._outboxes.clear()
-            self._topics.clear()
-            self._patterns.clear()
-            self._all = None
-            self._dirty.clear()
+            self._registry.clear()
             self._remote.clear()
 
     async def __aenter__(self) -> Hub:
@@ -279,68 +208,21 @@ class Hub:
             WebSocketDisconnected: The connection has already ended.
         """
         self._check_running()
-        self._outbox(ws)
+        self._registry.outbox(ws, self._on_close_callback)
 
     def remove(self, ws: Subscriber) -> None:
         """Forget ``ws``: end its subscriptions and drop what is queued for it."""
-        outbox = self._outboxes.get(id(ws))
-        if outbox is not None and outbox.conn is ws:
-            self._forget(outbox)
-
-    def _outbox(self, ws: Subscriber) -> Outbox:
-        outbox = self._outboxes.get(id(ws))
-        if outbox is not None and outbox.conn is ws:
-            return outbox
-        outbox = Outbox(ws, self.max_queue)
-        self._outboxes[outbox.key] = outbox
-        self._all = None
-        ws.add_close_callback(self._on_close_callback)
-        if outbox.closed:
-            raise WebSocketDisconnected("DISCONNECTED", "subscribe", "send", "the connection ended")
-        return outbox
+        self._on_close(ws)
 
     def _on_close(self, ws: object) -> None:
-        outbox = self._outboxes.get(id(ws))
-        if outbox is not None and outbox.conn is ws:
+        outbox = self._registry.lookup(ws)
+        if outbox is not None:
             self._forget(outbox)
 
     def _forget(self, outbox: Outbox) -> None:
-        """End every subscription of ``outbox`` (its connection is gone or evicted)."""
-        outbox.closed = True
-        outbox.clear()
-        if self._outboxes.get(outbox.key) is outbox:
-            del self._outboxes[outbox.key]
-            if not self._outboxes:
-                self._outboxes = {}  # a dict never shrinks: give its table back
-        self._all = None
-        for topic in outbox.topics:
-            self._drop_sub(topic, outbox)
-        for pattern in outbox.patterns:
-            self._drop_pattern_sub(pattern, outbox)
-        outbox.topics.clear()
-        outbox.patterns.clear()
-        if self._dirty:
+        self._registry.forget(outbox)
+        if self._registry.dirty:
             self._wake_reconciler()
-
-    def _drop_sub(self, topic: str, outbox: Outbox) -> None:
-        state = self._topics.get(topic)
-        if state is None:  # pragma: no cover - kept consistent by construction
-            return
-        state.subs.pop(outbox, None)
-        state.groups = None
-        if not state.subs:
-            del self._topics[topic]
-            self._dirty[topic, False] = None
-
-    def _drop_pattern_sub(self, pattern: str, outbox: Outbox) -> None:
-        state = self._patterns.get(pattern)
-        if state is None:  # pragma: no cover - kept consistent by construction
-            return
-        state.subs.pop(outbox, None)
-        self._pattern_gen += 1
-        if not state.subs:
-            del self._patterns[pattern]
-            self._dirty[pattern, True] = None
 
     async def subscribe(
         self,
@@ -353,8 +235,8 @@ class Hub:
         """Deliver the messages of ``topic`` to ``ws`` until it closes or unsubscribes.
 
         Messages published in this process reach ``ws`` as soon as this is called; messages
-        from other processes once the backend subscription is in place (when this returns).
-        Subscribing again changes the subscription's overflow policy.
+        from other processes once the backend subscription is in place (when this returns,
+        if the backend is connected). Subscribing again changes the overflow policy.
 
         Args:
             ws: The connection.
@@ -373,172 +255,36 @@ class Hub:
             if not self._backend.supports_patterns:
                 raise ValueError(f"{type(self._backend).__name__} does not support patterns")
             compile_pattern(topic)
-        outbox = self._outbox(ws)
-        if pattern:
-            state_p = self._patterns.get(topic)
-            if state_p is None:
-                state_p = self._patterns[topic] = _Pattern(topic)
-                self._dirty[topic, True] = None
-            state_p.subs[outbox] = policy
-            outbox.patterns[topic] = policy
-            self._pattern_gen += 1
-        else:
-            state = self._topics.get(topic)
-            if state is None:
-                state = self._topics[topic] = _Topic(topic)
-                self._dirty[topic, False] = None
-            state.subs[outbox] = policy
-            state.groups = None
-            outbox.topics[topic] = policy
-        if self._dirty:
+        outbox = self._registry.outbox(ws, self._on_close_callback)
+        self._registry.subscribe(outbox, topic, policy, pattern)
+        if self._registry.dirty:
             await self._reconcile()
 
     async def unsubscribe(self, ws: Subscriber, topic: str) -> None:
         """Stop delivering ``topic`` (a topic or a pattern) to ``ws``; nothing if not subscribed."""
-        outbox = self._outboxes.get(id(ws))
-        if outbox is None or outbox.conn is not ws:
+        outbox = self._registry.lookup(ws)
+        if outbox is None:
             return
-        if outbox.topics.pop(topic, None) is not None:
-            self._drop_sub(topic, outbox)
-        if outbox.patterns.pop(topic, None) is not None:
-            self._drop_pattern_sub(topic, outbox)
-        if self._dirty and self._tg is not None:
+        self._registry.unsubscribe(outbox, topic)
+        if self._registry.dirty and self._tg is not None:
             await self._reconcile()
 
     def topics(self, ws: Subscriber) -> list[str]:
         """The topics and patterns ``ws`` is subscribed to."""
-        outbox = self._outboxes.get(id(ws))
-        if outbox is None or outbox.conn is not ws:
-            return []
-        return [*outbox.topics, *outbox.patterns]
+        outbox = self._registry.lookup(ws)
+        return [] if outbox is None else [*outbox.topics, *outbox.patterns]
 
     def subscribers(self, topic: str) -> list[Subscriber]:
         """The connections a message published to ``topic`` now would reach."""
-        return [outbox.conn for outbox in self._members(topic)]
-
-    def _members(self, topic: str) -> dict[Outbox, None]:
-        state = self._topics.get(topic)
-        members: dict[Outbox, None] = dict.fromkeys(state.subs) if state is not None else {}
-        for pattern in self._patterns.values():
-            if pattern.match(topic):
-                members.update(dict.fromkeys(pattern.subs))
-        return members
-
-    def _policy(self, outbox: Outbox, topic: str | None) -> OverflowPolicy:
-        if topic is not None:
-            policy = outbox.topics.get(topic)
-            if policy is not None:
-                return policy
-            for pattern, policy in outbox.patterns.items():
-                if self._patterns[pattern].match(topic):
-                    return policy
-        return self.overflow
-
-    # -- recipient lists ----------------------------------------------------------------------
-
-    def _changed(self, outbox: Outbox) -> None:
-        """``outbox`` became busy or idle: recipient lists that include it are stale."""
-        topics = self._topics
-        for topic in outbox.topics:
-            topics[topic].groups = None
-        if outbox.patterns:
-            self._pattern_gen += 1
-        self._all = None
-
-    def _groups(self, topic: str | None) -> list[_Group]:
-        if topic is None:
-            if self._all is None:
-                self._all = _build(self._outboxes.values())
-            return self._all
-        state = self._topics.get(topic)
-        if state is not None and state.groups is not None and state.gen == self._pattern_gen:
-            return state.groups
-        if self._patterns:
-            groups = _build(self._members(topic))
-        elif state is not None:
-            groups = _build(state.subs)
-        else:
-            return []
-        if state is not None:
-            state.groups, state.gen = groups, self._pattern_gen
-        return groups
-
-    def _resolve(self, job: Job) -> list[Part]:
-        """Build a job's parts: one message per codec, the recipients split by path."""
-        parts: list[Part] = []
-        for codec, sends, fast, slow, min_chars in self._groups(job.topic):
-            message = self._message_for(job, codec)
-            if message is None:
-                continue
-            if fast and len(message.get("text") or message.get("bytes") or b"") > min_chars:
-                sends, fast, slow = (), (), fast + slow
-            parts.append((sends, fast, slow, message))
-        return parts
-
-    def _message_for(self, job: Job, codec: Codec) -> Message | None:
-        source = job.source
-        try:
-            if isinstance(source, _Local):
-                message = source.messages.get(None) or source.messages.get(codec)
-                if message is None:
-                    message = source.messages[codec] = _message(codec.encode_frame(source.value))
-                return message
-            assert isinstance(source, Envelope)
-            return self._remote_message(source, codec, job.topic)
-        except Exception:
-            logger.exception(
-                "cannot encode a message of topic %r for codec %r; its %s subscribers miss it",
-                job.topic,
-                codec.name,
-                codec.name,
-            )
-            return None
-
-    def _remote_message(self, envelope: Envelope, codec: Codec, topic: str | None) -> Message:
-        kind, body = envelope.kind, envelope.body
-        if kind == TEXT:
-            return _message(body.decode())
-        if kind == BINARY:
-            return _message(body)
-        if codec.name == envelope.codec:
-            return _message(body if kind == ENCODED_BINARY else body.decode())
-        source = self._codec_named(envelope.codec)
-        tp = self._types.get(topic, Any) if topic is not None else Any
-        return _message(codec.encode_frame(source.decode(body, tp)))
-
-    def _codec_named(self, name: str) -> Codec:
-        if name == self.codec.name:
-            return self.codec
-        for codec in (JSON, MSGPACK):
-            if codec.name == name:
-                return codec
-        for outbox in self._outboxes.values():
-            if outbox.codec.name == name:
-                return outbox.codec
-        raise LookupError(f"no codec named {name!r} in this process")
+        return [outbox.conn for outbox in self._registry.members(topic)]
 
     # -- publishing ------------------------------------------------------------------------------
 
-    def _source(self, value: object) -> tuple[_Local, str, bytes]:
-        """Encode ``value`` once: its local message and the envelope's codec name and body."""
-        tv = type(value)
-        if tv is str:
-            text: str = value  # type: ignore[assignment]
-            return _Local(value, TEXT, {None: {"type": _SEND, "text": text}}), "", text.encode()
-        if tv is bytes or tv is bytearray or tv is memoryview:
-            data = bytes(value)  # type: ignore[call-overload]
-            return _Local(value, BINARY, {None: {"type": _SEND, "bytes": data}}), "", data
-        codec = self.codec
-        body = codec.encode(value)
-        if codec.binary:
-            return _Local(value, ENCODED_BINARY, {codec: _message(body)}), codec.name, body
-        return _Local(value, ENCODED_TEXT, {codec: _message(body.decode())}), codec.name, body
-
-    def _prepare(self, topic: str, value: object) -> tuple[_Local, bytes]:
+    def _prepare(self, topic: str, value: object) -> tuple[Local, bytes]:
         check = self._checks.get(topic)
         if check is not None:
             check(value)
-        source, name, body = self._source(value)
+        source, name, body = self._registry.source(value)
         self._seq += 1
         payload = encode_envelope(self._origin, self._seq, source.kind, name, body)
         limit = self._backend.max_payload
@@ -547,7 +293,7 @@ class Hub:
         return source, payload
 
     def _local(self, topic: str) -> bool:
-        return topic in self._topics or bool(self._patterns)
+        return topic in self._registry.topics or bool(self._registry.patterns)
 
     async def publish(self, topic: str, value: object) -> None:
         """Encode ``value`` once and deliver it to every subscriber of ``topic``.
@@ -594,7 +340,7 @@ class Hub:
             raise
         self._publish_local(topic, source)
 
-    def _publish_local(self, topic: str, source: _Local) -> None:
+    def _publish_local(self, topic: str, source: Local) -> None:
         self._published += 1
         if self._local(topic):
             self._dispatcher.submit(Job(topic, source))
@@ -602,7 +348,7 @@ class Hub:
     async def broadcast(self, value: object) -> None:
         """Deliver ``value`` to every connection this hub knows (in this process only)."""
         self._check_running()
-        job = Job(None, self._source(value)[0], anyio.Event())
+        job = Job(None, self._registry.source(value)[0], anyio.Event())
         self._dispatcher.submit(job)
         await job.done.wait()  # type: ignore[union-attr]
 
@@ -628,7 +374,7 @@ class Hub:
             ValueError: ``name`` is already registered with another type.
         """
         if type is object:
-            return Topic(self, validate_topic(name), self._types.get(name, object))
+            return Topic(self, validate_topic(name), self._registry.types.get(name, object))
         return self.register_topic(name, type)
 
     def register_topic(self, name: str, type: object) -> Topic[Any]:
@@ -638,10 +384,10 @@ class Hub:
             ValueError: ``name`` is already registered with another type.
         """
         name = validate_topic(name)
-        known = self._types.get(name)
+        known = self._registry.types.get(name)
         if known is not None and known != type:
             raise ValueError(f"topic {name!r} is already registered with type {known!r}")
-        self._types[name] = type
+        self._registry.types[name] = type
         self._checks[name] = type_check(name, type)
         return Topic(self, name, type)
 
@@ -691,7 +437,7 @@ class Hub:
 
     async def _reconciler(self) -> None:
         while True:
-            if not self._dirty:
+            if not self._registry.dirty:
                 self._dirty_event = event = anyio.Event()
                 await event.wait()
             await self._reconcile()
@@ -699,16 +445,16 @@ class Hub:
     async def _reconcile(self) -> None:
         """Bring the backend's subscriptions in line with the local ones."""
         lock = self._sync_lock
-        if lock is None:
-            return
+        assert lock is not None  # set by start(); callers check that the hub runs
+        registry = self._registry
         async with lock:
-            while self._dirty:
-                dirty = list(self._dirty)
-                self._dirty.clear()
+            while registry.dirty:
+                dirty = list(registry.dirty)
+                registry.dirty.clear()
                 changes: dict[tuple[bool, bool], list[str]] = {}
                 for key in dirty:
                     name, is_pattern = key
-                    wanted = name in (self._patterns if is_pattern else self._topics)
+                    wanted = name in (registry.patterns if is_pattern else registry.topics)
                     if wanted != (key in self._remote):
                         changes.setdefault((wanted, is_pattern), []).append(name)
                         if wanted:
@@ -734,12 +480,12 @@ class Hub:
 
     def statistics(self) -> HubStatistics:
         """A snapshot of the hub's counters."""
-        dispatcher = self._dispatcher
+        dispatcher, registry = self._dispatcher, self._registry
         return HubStatistics(
-            connections=len(self._outboxes),
-            topics=len(self._topics),
-            patterns=len(self._patterns),
-            queued=sum(outbox.queued for outbox in self._outboxes.values()),
+            connections=len(registry.outboxes),
+            topics=len(registry.topics),
+            patterns=len(registry.patterns),
+            queued=sum(outbox.queued for outbox in registry.outboxes.values()),
             writers=dispatcher.writers,
             pending=dispatcher.pending,
             published=self._published,
@@ -755,7 +501,7 @@ class Hub:
         state = "running" if self.running else "stopped"
         return (
             f"<Hub {state} backend={type(self._backend).__name__} "
-            f"connections={len(self._outboxes)} topics={len(self._topics)}>"
+            f"connections={len(self._registry.outboxes)} topics={len(self._registry.topics)}>"
         )
 
 
@@ -763,22 +509,3 @@ def _check_policy(policy: str) -> OverflowPolicy:
     if policy not in OVERFLOW_POLICIES:
         raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}; got {policy!r}")
     return policy
-
-
-def _build(outboxes: Any) -> list[_Group]:
-    """Split recipients by codec, and by path: the direct port for idle open WebSockets."""
-    split: dict[Codec, tuple[list[Outbox], list[Outbox]]] = {}
-    for outbox in outboxes:
-        if outbox.closed:
-            continue
-        fast, slow = split.get(outbox.codec) or split.setdefault(outbox.codec, ([], []))
-        if outbox.send is not None and not outbox.busy and outbox.fast:
-            fast.append(outbox)
-        else:
-            slow.append(outbox)
-    groups: list[_Group] = []
-    for codec, (fast, slow) in split.items():
-        limit = min((outbox.ws._send_chars for outbox in fast if outbox.ws), default=0)
-        sends = tuple((outbox.send, outbox.ws) for outbox in fast)
-        groups.append((codec, sends, tuple(fast), tuple(slow), limit))
-    return groups

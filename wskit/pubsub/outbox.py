@@ -135,10 +135,6 @@ class Outbox:
         if self.ws is not None:
             self.ws._transport_lost()
 
-    def policy(self, topic: str, default: OverflowPolicy) -> OverflowPolicy:
-        """The overflow policy of this connection's subscription to ``topic``."""
-        return self.topics.get(topic) or default
-
     def push(self, message: Message, policy: OverflowPolicy) -> int:
         """Queue ``message`` for the writer, applying ``policy`` when the queue is full.
 
@@ -165,9 +161,7 @@ class Outbox:
 
     def append(self, message: Message) -> None:
         """Queue ``message`` whatever the bound (the first message of a new writer)."""
-        if self.queue is None:
-            self.queue = deque()
-        self.queue.append(message)
+        self.queue = deque((message,))
 
     @property
     def queued(self) -> int:

@@ -230,25 +230,20 @@ class RedisBackend(Backend):
         if self.sharded and not await self._reachable():
             raise BackendUnavailable(f"redis is unavailable: cannot connect to {self.url}")
         stack = AsyncExitStack()
+        client = self._make_client()
         try:
-            client = self._make_client()
-            try:
-                # Bounded by coredis' connect timeout (a scope of ours cannot wrap it: the
-                # client's task group stays open after it).
-                await stack.enter_async_context(client)
-            except (RedisError, OSError, TimeoutError) as exc:
-                _close_cluster_layout(client)
-                raise _unavailable(exc, "start") from exc
-            self._client = client
-            self._connected_event = anyio.Event()
-            self._inbox, self._messages = anyio.create_memory_object_stream[tuple[str, bytes]](
-                self.max_buffer
-            )
-            tg = await stack.enter_async_context(anyio.create_task_group())
-        except BaseException:
-            await stack.aclose()
-            self._client = None
-            raise
+            # Bounded by coredis' connect timeout (a scope of ours cannot wrap it: the
+            # client's task group stays open after it).
+            await stack.enter_async_context(client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            _close_cluster_layout(client)
+            raise _unavailable(exc, "start") from exc
+        self._client = client
+        self._connected_event = anyio.Event()
+        self._inbox, self._messages = anyio.create_memory_object_stream[tuple[str, bytes]](
+            self.max_buffer
+        )
+        tg = await stack.enter_async_context(anyio.create_task_group())
         self._stack, self._tg = stack, tg
         tg.start_soon(self._supervise, name="wskit.redis subscriber")
         tg.start_soon(self._send_loop, name="wskit.redis sender")
@@ -265,9 +260,10 @@ class RedisBackend(Backend):
         finally:
             _close_cluster_layout(self._client)
             self._fail_outgoing(BackendUnavailable("the redis backend is closed"))
-            for stream in (self._inbox, self._messages):
-                if stream is not None:
-                    stream.close()
+            assert self._inbox is not None
+            assert self._messages is not None
+            self._inbox.close()
+            self._messages.close()
             self._inbox = self._messages = None
             self._client = self._pubsub = None
             self._connected = False
@@ -344,8 +340,8 @@ class RedisBackend(Backend):
     def _link_up(self, pubsub: Any) -> None:
         self._pubsub = pubsub
         self._connected = True
-        if self._connected_event is not None:
-            self._connected_event.set()
+        assert self._connected_event is not None  # set by start()
+        self._connected_event.set()
         if self._ever_connected:
             self._reconnects += 1
             logger.info("redis link is back (%s)", self.url)
@@ -489,7 +485,8 @@ class RedisBackend(Backend):
                 self._wake_sender = wake = anyio.Event()
                 await wake.wait()
             batch = [outgoing.popleft() for _ in range(min(_BATCH, len(outgoing)))]
-            error: BaseException | None = None
+            # Cancelled mid-batch (the backend closes), the waiters still hear about it.
+            error: BaseException | None = BackendUnavailable("the redis backend is closed")
             try:
                 with anyio.fail_after(self.publish_timeout):
                     async with self._client.pipeline(transaction=False) as pipe:
@@ -506,11 +503,13 @@ class RedisBackend(Backend):
                 self._publish_errors += len(batch)
                 logger.debug("publishing %d messages failed: %r", len(batch), exc)
             else:
+                error = None
                 self._published += len(batch)
-            for item in batch:
-                item.error = error
-                if item.done is not None:
-                    item.done.set()
+            finally:
+                for item in batch:
+                    item.error = error
+                    if item.done is not None:
+                        item.done.set()
 
     def _fail_outgoing(self, error: BackendError) -> None:
         while self._outgoing:
@@ -564,12 +563,9 @@ class RedisBackend(Backend):
 
 def _close_streams(obj: object) -> None:
     for value in list(vars(obj).values()):
-        if isinstance(value, tuple):
-            for item in value:
-                if isinstance(item, MemoryObjectSendStream | MemoryObjectReceiveStream):
-                    item.close()
-        elif isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream):
-            value.close()
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, MemoryObjectSendStream | MemoryObjectReceiveStream):
+                item.close()
 
 
 _TIDY: dict[type[Any], type[Any]] = {}
