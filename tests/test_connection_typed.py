@@ -134,6 +134,17 @@ async def test_invalid_utf8_in_a_binary_frame(tp: type) -> None:
     assert await ws.receive(tp) == tp("1") if tp is not bool else True
 
 
+@pytest.mark.parametrize("tp", [int | str, Any])
+async def test_invalid_utf8_inside_messagepack(tp: Any) -> None:
+    # A MessagePack string whose bytes are not UTF-8 (the fuzzer found msgspec raising
+    # UnicodeDecodeError here): a DecodeError, and the next message decodes.
+    pair, ws = await accepted()
+    pair.binary(b"\xa3\x00\x00\x80", msgspec.msgpack.encode("ok"))
+    with pytest.raises(DecodeError, match="invalid UTF-8"):
+        await ws.receive(tp)
+    assert await ws.receive(int | str) == "ok"
+
+
 # -- msgspec types --------------------------------------------------------------------------------
 
 TYPED: list[tuple[Any, Any]] = [

@@ -27,6 +27,7 @@ __all__ = [
     "MSGPACK",
     "Codec",
     "EncHook",
+    "DECODE_ERRORS",
     "DecHook",
     "JSONCodec",
     "MsgPackCodec",
@@ -37,14 +38,18 @@ T = TypeVar("T")
 EncHook = Callable[[Any], Any]
 DecHook = Callable[[type, Any], Any]
 
+#: What decoding untrusted bytes may raise; :func:`translate_decode_error` takes each of them.
+#: msgspec raises UnicodeDecodeError for a MessagePack string that is not valid UTF-8.
+DECODE_ERRORS: Final = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
 _PATH = re.compile(r" - at `(\$[^`]*)`$")
 
 
 def translate_decode_error(exc: Exception) -> DecodeError:
-    """Turn a msgspec (or recursion) error into wskit's error, keeping msgspec's path.
+    """Turn a msgspec (or recursion, or UTF-8) error into wskit's error, keeping msgspec's path.
 
     Args:
-        exc: A ``msgspec.ValidationError``, ``msgspec.DecodeError`` or ``RecursionError``.
+        exc: One of :data:`DECODE_ERRORS`.
 
     Returns:
         A :class:`ValidationError` when the data was well-formed but did not fit the type, else
@@ -52,6 +57,8 @@ def translate_decode_error(exc: Exception) -> DecodeError:
     """
     if isinstance(exc, RecursionError):
         return DecodeError("message is nested too deeply to decode")
+    if isinstance(exc, UnicodeDecodeError):
+        return DecodeError(f"malformed message: invalid UTF-8 at byte {exc.start}")
     text = str(exc)
     match = _PATH.search(text)
     path = match.group(1) if match else "$"
@@ -156,7 +163,7 @@ class Codec:
         decode = self.decoder(tp)
         try:
             return decode(data)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except DECODE_ERRORS as exc:
             raise translate_decode_error(exc) from exc
 
     def __repr__(self) -> str:

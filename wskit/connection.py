@@ -30,7 +30,7 @@ from starlette.requests import HTTPConnection
 from ._casting import CASTS
 from ._outcome import is_disconnect, log_handler_error
 from ._state import BODY, RECEIVE, SEND, State, send_event, transition
-from .codecs import JSON, MSGPACK, Codec, translate_decode_error
+from .codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
 from .exceptions import (
     ConcurrentReceive,
     ConnectionClosed,
@@ -429,7 +429,7 @@ class WebSocket(HTTPConnection):
             if len(data) > self._recv_bytes:
                 await self._too_big(len(data))
             return binary_decode(data)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except DECODE_ERRORS as exc:
             raise translate_decode_error(exc) from None
 
     async def receive_text(self, *, timeout: float | None = None) -> str:
@@ -504,7 +504,7 @@ class WebSocket(HTTPConnection):
             )
         try:
             return _JSON_DECODE(data)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except DECODE_ERRORS as exc:
             raise translate_decode_error(exc) from None
 
     async def iter_text(self) -> AsyncGenerator[str, None]:

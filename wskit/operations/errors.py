@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 import msgspec
 
 from .._outcome import log_handler_error
-from ..codecs import translate_decode_error
+from ..codecs import DECODE_ERRORS, translate_decode_error
 from ..exceptions import WebSocketDisconnect, WskitError
 from ..status import CloseCode
 from .envelope import CorrelationId, EnvelopeFormat, ErrorPayload
@@ -148,7 +148,7 @@ def classify(
     error = translate_decode_error(exc)
     try:
         name, raw_id = envelope.probe(data, binary)
-    except (msgspec.DecodeError, RecursionError):
+    except DECODE_ERRORS:
         return BadMessage("malformed", "a message must be an object with a string type field")
     correlation = _valid_id(raw_id)
     if not isinstance(name, str):

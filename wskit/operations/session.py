@@ -30,7 +30,7 @@ import anyio
 import msgspec
 
 from .._state import State
-from ..codecs import JSON, MSGPACK, Codec, translate_decode_error
+from ..codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
 from ..exceptions import Denied, FrameTypeError, MessageTooBig, Timeout, WebSocketDisconnect
 from ..status import CloseCode
 from .errors import BadMessage, classify
@@ -136,7 +136,7 @@ class Session:
         """Hand a client's reply to the server request waiting for it. ``False``: not a reply."""
         try:
             name, rid = self.router.envelope.probe(data, self.codec.binary)
-        except (msgspec.DecodeError, RecursionError):
+        except DECODE_ERRORS:
             return False
         pending = self.pending.pop(rid, None) if type(rid) is str else None
         if pending is None:
@@ -147,7 +147,7 @@ class Session:
         try:
             reply: Any = self.codec.decoder(pending.struct)(data)
             pending.value = reply.payload
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except DECODE_ERRORS as exc:
             pending.error = translate_decode_error(exc)
         pending.event.set()
         return True
@@ -235,7 +235,7 @@ async def _loop(
             session.deadline = _INF
         try:
             env = decode(data)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except DECODE_ERRORS as exc:
             if session.pending and session.route_reply(data):
                 continue
             bad = classify(data, codec.binary, exc, router.envelope, compiled.names)

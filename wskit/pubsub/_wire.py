@@ -36,6 +36,8 @@ from typing import Final
 
 import msgspec
 
+from ..codecs import DECODE_ERRORS
+
 __all__ = [
     "BINARY",
     "ENCODED_BINARY",
@@ -84,7 +86,7 @@ def decode_envelope(data: bytes) -> Envelope | None:
     """Read an envelope, or return ``None`` for bytes that are not a version-1 envelope."""
     try:
         envelope = _decode(data)
-    except (msgspec.DecodeError, RecursionError):
+    except DECODE_ERRORS:
         return None
     if envelope.version != VERSION or envelope.kind not in (0, 1, 2, 3):
         return None
