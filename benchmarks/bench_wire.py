@@ -302,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, metavar="PATH")
     p.add_argument("--cpu", type=float, default=None, help="server CPU s per measurement")
     p.add_argument("--backend", default="asyncio", help=argparse.SUPPRESS)  # harness compat
+    p.add_argument("--clock", default="cpu", help=argparse.SUPPRESS)  # always server CPU
     args = p.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 9)
     target_cpu = args.cpu or (0.2 if args.quick else 2.0)

@@ -76,8 +76,9 @@ class Job:
     ``parts`` is filled by the hub's resolver when the leader starts the job, so a job queued
     behind a hand-off sees who is busy by then. The cursors let a new leader carry on where a
     leader that became a writer stopped: ``phase`` 0 is the hot loop over direct sends, 1 the
-    rest of that list after a hand-off (checked one by one, since connections may have closed
-    meanwhile), 2 the other recipients.
+    same list checked one connection at a time (the rest of it after a hand-off, and every
+    later part of a job that was handed off: time passed, connections may have closed or
+    become busy), 2 the other recipients.
     """
 
     __slots__ = (
