@@ -203,8 +203,8 @@ class Dispatcher:
             await self._lead_jobs(scope, handed)
         outbox = handed[0]
         try:
-            if scope.cancelled_caught:
-                await self._stalled(outbox)
+            if scope.cancelled_caught:  # the deadline passed, or it was evicted
+                self.evict(outbox)
             else:
                 await self._drain(outbox)
         finally:
@@ -280,6 +280,7 @@ class Dispatcher:
     def _hand_off(self, job: Job, outbox: Outbox, scope: anyio.CancelScope) -> None:
         outbox.busy = True
         outbox.scope = scope
+        outbox.since = anyio.current_time()
         self.writers += 1
         self._changed(outbox)
         if self.send_timeout is not None:
@@ -415,6 +416,13 @@ class Dispatcher:
         self._start_writer(outbox)
 
     def _enqueue(self, outbox: Outbox, message: Message, topic: str | None) -> None:
+        timeout = self.send_timeout
+        if timeout is not None and anyio.current_time() - outbox.since > timeout:
+            # Its send is overdue. Normally the writer's deadline has evicted it already; a
+            # send the server shields from cancellation (hypercorn's trio worker does) cannot
+            # be interrupted, so evict it here, without waiting for the writer.
+            self.evict(outbox)
+            return
         result = outbox.push(message, self._policy(outbox, topic))
         if result > 0:
             self.dropped += 1
@@ -423,6 +431,7 @@ class Dispatcher:
 
     def _start_writer(self, outbox: Outbox) -> None:
         outbox.busy = True
+        outbox.since = anyio.current_time()
         self.writers += 1
         self._changed(outbox)
         assert self._tg is not None  # only the running leader starts writers
@@ -453,6 +462,7 @@ class Dispatcher:
             message = outbox.queue.popleft()
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 outbox.scope = scope
+                outbox.since = anyio.current_time()
                 try:
                     if outbox.fast and outbox.fits(len(frame_of(message))):
                         await outbox.send(message)  # type: ignore[misc]
@@ -462,32 +472,26 @@ class Dispatcher:
                     self._failed(outbox, exc, stop)
                 else:
                     self.delivered += 1
-            if scope.cancelled_caught:
-                await self._stalled(outbox)
+            if scope.cancelled_caught:  # the deadline passed, or it was evicted
+                self.evict(outbox)
                 return
 
-    async def _stalled(self, outbox: Outbox) -> None:
-        """A send missed its deadline, or the connection was evicted: close it with 1013."""
-        self.evict(outbox, close=False)
-        await self._close_evicted(outbox)
-
-    def evict(self, outbox: Outbox, *, close: bool = True) -> None:
+    def evict(self, outbox: Outbox) -> None:
         """End ``outbox``'s subscriptions and close its connection with 1013 (slow consumer).
 
-        The writer in flight, if any, is cancelled and closes the connection itself.
+        The writer's send in flight, if any, is cancelled; the close goes out from a task of
+        its own (bounded by ``send_timeout``), so it starts even when that send cannot be
+        interrupted. ``WebSocket.close`` records the close code at once.
         """
         if outbox.closed:
             return
         self.evicted += 1
         self._forget(outbox)
-        if not close:
-            return
-        scope = outbox.scope
-        if scope is not None:
-            scope.cancel()
-        else:  # its writer has not started yet
-            assert self._tg is not None  # evictions come from the running leader
-            self._tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
+        if outbox.scope is not None:
+            outbox.scope.cancel()
+        tg = self._tg
+        if tg is not None:  # pragma: no branch - None only while the hub shuts down
+            tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
 
     async def _close_evicted(self, outbox: Outbox) -> None:
         with anyio.move_on_after(self.send_timeout or 5.0):
