@@ -158,17 +158,37 @@ class Dispatcher:
         self.dropped = 0
         self.evicted = 0
         self.failed = 0
-        self.writers = 0
+        #: Outboxes with a writer task (a send of theirs did not complete at once).
+        self._busy: set[Outbox] = set()
 
     @property
     def pending(self) -> int:
         """Jobs waiting for the leader."""
         return len(self._jobs)
 
+    @property
+    def writers(self) -> int:
+        """Connections with a writer task."""
+        return len(self._busy)
+
     def start(self, tg: TaskGroup) -> None:
-        """Start the first leader in ``tg`` (the hub's task group)."""
+        """Start the first leader (and the deadline watchdog) in ``tg``, the hub's task group."""
         self._tg = tg
         tg.start_soon(self._lead, name="wskit.pubsub leader")
+        if self.send_timeout is not None:
+            tg.start_soon(self._watch, self.send_timeout, name="wskit.pubsub watchdog")
+
+    async def _watch(self, timeout: float) -> None:
+        """Evict connections whose send is overdue even though it ignores cancellation.
+
+        A writer's own deadline cancels its send; a server may shield the send from
+        cancellation (hypercorn's trio worker does), and then only this check notices.
+        """
+        while True:
+            await anyio.sleep(timeout / 4)
+            now = anyio.current_time()
+            for outbox in [o for o in self._busy if now - o.since > timeout]:
+                self.evict(outbox)
 
     def stop(self) -> None:
         """Forget the task group (its tasks are being cancelled) and the queued jobs."""
@@ -281,7 +301,7 @@ class Dispatcher:
         outbox.busy = True
         outbox.scope = scope
         outbox.since = anyio.current_time()
-        self.writers += 1
+        self._busy.add(outbox)
         self._changed(outbox)
         if self.send_timeout is not None:
             scope.deadline = anyio.current_time() + self.send_timeout
@@ -432,7 +452,7 @@ class Dispatcher:
     def _start_writer(self, outbox: Outbox) -> None:
         outbox.busy = True
         outbox.since = anyio.current_time()
-        self.writers += 1
+        self._busy.add(outbox)
         self._changed(outbox)
         assert self._tg is not None  # only the running leader starts writers
         self._tg.start_soon(self._write, outbox, name="wskit.pubsub writer")
@@ -447,7 +467,7 @@ class Dispatcher:
 
     def _release(self, outbox: Outbox) -> None:
         """The writer of ``outbox`` ends: new messages go straight to the connection again."""
-        self.writers -= 1
+        self._busy.discard(outbox)
         outbox.scope = None
         outbox.busy = False
         outbox.queue = None  # empty: give the memory back (idle connections hold no deque)
