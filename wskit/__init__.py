@@ -6,6 +6,8 @@ The flat public API. Each name is defined in a submodule (``wskit.connection``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from starlette.websockets import WebSocketState as WebSocketState
 
 from .app import App as App
@@ -49,6 +51,10 @@ from .operations import OperationError as OperationError
 from .operations import OperationRouter as OperationRouter
 from .policies import OriginPolicy as OriginPolicy
 from .policies import SubprotocolPolicy as SubprotocolPolicy
+from .pubsub import Hub as Hub
+from .pubsub import HubStatistics as HubStatistics
+from .pubsub import MemoryBackend as MemoryBackend
+from .pubsub import OverflowPolicy as OverflowPolicy
 from .ratelimit import RateLimit as RateLimit
 from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .routing import Route as Route
@@ -81,19 +87,24 @@ __all__ = [
     "ErrorPayload",
     "ErrorPolicy",
     "FrameTypeError",
+    "Hub",
+    "HubStatistics",
     "InvalidTransition",
     "JSONCodec",
     "Limits",
     "LocalProtocolError",
+    "MemoryBackend",
     "MessageTooBig",
     "MsgPackCodec",
     "Operation",
     "OperationError",
     "OperationRouter",
     "OriginPolicy",
+    "OverflowPolicy",
     "ProtocolError",
     "RateLimit",
     "RateLimitPolicy",
+    "RedisBackend",
     "Registry",
     "RemoteProtocolError",
     "Route",
@@ -114,3 +125,16 @@ __all__ = [
     "serve",
     "serve_async",
 ]
+
+
+if TYPE_CHECKING:
+    from .pubsub.backends.redis import RedisBackend as RedisBackend
+
+
+def __getattr__(name: str) -> Any:
+    # RedisBackend needs the optional coredis package: import it only when asked for.
+    if name == "RedisBackend":
+        from .pubsub.backends.redis import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(f"module 'wskit' has no attribute {name!r}")
