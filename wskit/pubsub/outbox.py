@@ -97,7 +97,6 @@ class Outbox:
         "queue",
         "scope",
         "send",
-        "since",
         "topics",
         "ws",
     )
@@ -115,8 +114,6 @@ class Outbox:
         self.busy = False
         #: The writer's cancel scope, so an eviction can stop a send stuck in flight.
         self.scope: CancelScope | None = None
-        #: When the send in flight started (``anyio.current_time()``), while busy.
-        self.since = 0.0
         self.topics: dict[str, OverflowPolicy] = {}
         self.patterns: dict[str, OverflowPolicy] = {}
         self.dropped = 0
