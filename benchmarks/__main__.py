@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._harness import load_results, summary
+from ._plots import write_plots
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary_path = args.json_dir / "summary.md"
     summary_path.write_text(summary(documents))
     print(f"\nwrote {summary_path}")
+    for path in write_plots(documents, args.json_dir):
+        print(f"wrote {path}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
