@@ -13,6 +13,7 @@ carrying msgspec's path to the bad value (``$.items[0]``).
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, overload
@@ -75,7 +76,7 @@ def _is_custom(tp: object) -> bool:
         return False
 
 
-class Codec:
+class Codec(abc.ABC):
     """Encode values into frames and decode frames into typed values.
 
     Subclasses set ``name`` (also a natural subprotocol suffix), ``binary`` (the frame kind) and
@@ -95,11 +96,13 @@ class Codec:
         self._encode: Callable[[Any], bytes] = self._make_encoder(enc_hook)
         self._decoders: dict[object, Callable[[Any], Any]] = {}
 
+    @abc.abstractmethod
     def _make_encoder(self, enc_hook: EncHook | None) -> Callable[[Any], bytes]:
-        raise NotImplementedError
+        """Build the encoding function, once, when the codec is made."""
 
+    @abc.abstractmethod
     def _make_decoder(self, tp: object, dec_hook: DecHook | None) -> Callable[[Any], Any]:
-        raise NotImplementedError
+        """Build the decoding function for ``tp``, once per type."""
 
     def encode(self, value: object) -> bytes:
         """Encode ``value`` to bytes.
