@@ -9,6 +9,7 @@ address, for the restart tests.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import signal
@@ -28,6 +29,14 @@ from wskit.pubsub import Backend, MemoryBackend, MemoryBroker
 from wskit.pubsub.backends.redis import RedisBackend
 
 _prefixes = itertools.count()
+
+
+def _die_with_us() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """Linux: SIGTERM the server if the test process dies without stopping it (a killed run)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _command(sock: socket.socket, *args: str) -> bytes:
@@ -87,7 +96,7 @@ class RedisProcess:
             "--dir", str(self.directory), "--logfile", str(log), *extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_us
         )
         self._wait_ready(log)
 

@@ -569,3 +569,44 @@ async def test_a_writer_send_that_fails() -> None:
         await eventually(lambda: hub.statistics().connections == 0)
         assert conn.frames == ["1"]
         assert hub.statistics().failed == 1
+
+
+class Shielded(FakeConnection):
+    """A send the server shields from cancellation (as hypercorn's trio worker does)."""
+
+    async def send_frame(self, frame: str | bytes, /) -> None:
+        assert self.gate is not None
+        with anyio.CancelScope(shield=True):
+            await self.gate.wait()
+        self.record(frame)
+
+
+async def test_an_overdue_send_that_cannot_be_cancelled_is_evicted() -> None:
+    gate = anyio.Event()
+    async with Hub(send_timeout=0.05) as hub:
+        try:
+            stuck, ok = Shielded(gate=gate), FakeConnection()
+            await hub.subscribe(stuck, "t")
+            await hub.subscribe(ok, "t")
+            await hub.publish("t", "1")  # its send blocks, deaf to the deadline...
+            assert await stuck.wait_closed() == (1013, "slow consumer")  # ...the watchdog acts
+            assert hub.subscribers("t") == [ok]
+            assert await ok.wait_frames(1) == ["1"]
+        finally:
+            gate.set()  # let the shielded send end, so the hub can stop
+
+
+async def test_a_publish_finds_a_send_overdue() -> None:
+    gate = anyio.Event()
+    async with Hub(send_timeout=60) as hub:
+        try:
+            stuck = Shielded(gate=gate)
+            await hub.subscribe(stuck, "t")
+            await hub.publish("t", "1")
+            outbox = hub._registry.lookup(stuck)
+            assert outbox is not None
+            outbox.since -= 61  # as if its send had started a minute ago
+            await hub.publish("t", "2")
+            assert await stuck.wait_closed() == (1013, "slow consumer")
+        finally:
+            gate.set()

@@ -230,6 +230,16 @@ async def test_add_remove_and_broadcast() -> None:
         assert subscriber.frames[-1] == "again"
 
 
+async def test_subscribers_gone_before_the_fan_out() -> None:
+    async with Hub() as hub:
+        conn = FakeConnection()
+        await hub.subscribe(conn, "t")
+        hub.publish_nowait("t", "queued")  # the leader has not run yet...
+        conn.end()  # ...and the only subscriber leaves
+        await hub.flush()
+        assert conn.frames == []
+
+
 async def test_publish_without_subscribers_and_flush() -> None:
     async with Hub() as hub:
         await hub.publish("nobody", {"x": 1})

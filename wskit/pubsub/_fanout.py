@@ -76,8 +76,9 @@ class Job:
     ``parts`` is filled by the hub's resolver when the leader starts the job, so a job queued
     behind a hand-off sees who is busy by then. The cursors let a new leader carry on where a
     leader that became a writer stopped: ``phase`` 0 is the hot loop over direct sends, 1 the
-    rest of that list after a hand-off (checked one by one, since connections may have closed
-    meanwhile), 2 the other recipients.
+    same list checked one connection at a time (the rest of it after a hand-off, and every
+    later part of a job that was handed off: time passed, connections may have closed or
+    become busy), 2 the other recipients.
     """
 
     __slots__ = (
@@ -157,17 +158,37 @@ class Dispatcher:
         self.dropped = 0
         self.evicted = 0
         self.failed = 0
-        self.writers = 0
+        #: Outboxes with a writer task (a send of theirs did not complete at once).
+        self._busy: set[Outbox] = set()
 
     @property
     def pending(self) -> int:
         """Jobs waiting for the leader."""
         return len(self._jobs)
 
+    @property
+    def writers(self) -> int:
+        """Connections with a writer task."""
+        return len(self._busy)
+
     def start(self, tg: TaskGroup) -> None:
-        """Start the first leader in ``tg`` (the hub's task group)."""
+        """Start the first leader (and the deadline watchdog) in ``tg``, the hub's task group."""
         self._tg = tg
         tg.start_soon(self._lead, name="wskit.pubsub leader")
+        if self.send_timeout is not None:
+            tg.start_soon(self._watch, self.send_timeout, name="wskit.pubsub watchdog")
+
+    async def _watch(self, timeout: float) -> None:
+        """Evict connections whose send is overdue even though it ignores cancellation.
+
+        A writer's own deadline cancels its send; a server may shield the send from
+        cancellation (hypercorn's trio worker does), and then only this check notices.
+        """
+        while True:
+            await anyio.sleep(timeout / 4)
+            now = anyio.current_time()
+            for outbox in [o for o in self._busy if now - o.since > timeout]:
+                self.evict(outbox)
 
     def stop(self) -> None:
         """Forget the task group (its tasks are being cancelled) and the queued jobs."""
@@ -182,9 +203,8 @@ class Dispatcher:
         is bounded by CPU time; the deadline only guards against a bug)."""
         with anyio.fail_after(60):
             while len(self._jobs) >= limit:
-                if self._room is None:
-                    self._room = anyio.Event()
-                await self._room.wait()
+                self._room = room = self._room or anyio.Event()
+                await room.wait()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` and wake the leader."""
@@ -202,8 +222,8 @@ class Dispatcher:
             await self._lead_jobs(scope, handed)
         outbox = handed[0]
         try:
-            if scope.cancelled_caught:
-                await self._stalled(outbox)
+            if scope.cancelled_caught:  # the deadline passed, or it was evicted
+                self.evict(outbox)
             else:
                 await self._drain(outbox)
         finally:
@@ -279,7 +299,8 @@ class Dispatcher:
     def _hand_off(self, job: Job, outbox: Outbox, scope: anyio.CancelScope) -> None:
         outbox.busy = True
         outbox.scope = scope
-        self.writers += 1
+        outbox.since = anyio.current_time()
+        self._busy.add(outbox)
         self._changed(outbox)
         if self.send_timeout is not None:
             scope.deadline = anyio.current_time() + self.send_timeout
@@ -414,6 +435,13 @@ class Dispatcher:
         self._start_writer(outbox)
 
     def _enqueue(self, outbox: Outbox, message: Message, topic: str | None) -> None:
+        timeout = self.send_timeout
+        if timeout is not None and anyio.current_time() - outbox.since > timeout:
+            # Its send is overdue. Normally the writer's deadline has evicted it already; a
+            # send the server shields from cancellation (hypercorn's trio worker does) cannot
+            # be interrupted, so evict it here, without waiting for the writer.
+            self.evict(outbox)
+            return
         result = outbox.push(message, self._policy(outbox, topic))
         if result > 0:
             self.dropped += 1
@@ -422,7 +450,8 @@ class Dispatcher:
 
     def _start_writer(self, outbox: Outbox) -> None:
         outbox.busy = True
-        self.writers += 1
+        outbox.since = anyio.current_time()
+        self._busy.add(outbox)
         self._changed(outbox)
         assert self._tg is not None  # only the running leader starts writers
         self._tg.start_soon(self._write, outbox, name="wskit.pubsub writer")
@@ -437,7 +466,7 @@ class Dispatcher:
 
     def _release(self, outbox: Outbox) -> None:
         """The writer of ``outbox`` ends: new messages go straight to the connection again."""
-        self.writers -= 1
+        self._busy.discard(outbox)
         outbox.scope = None
         outbox.busy = False
         outbox.queue = None  # empty: give the memory back (idle connections hold no deque)
@@ -452,6 +481,7 @@ class Dispatcher:
             message = outbox.queue.popleft()
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 outbox.scope = scope
+                outbox.since = anyio.current_time()
                 try:
                     if outbox.fast and outbox.fits(len(frame_of(message))):
                         await outbox.send(message)  # type: ignore[misc]
@@ -461,32 +491,26 @@ class Dispatcher:
                     self._failed(outbox, exc, stop)
                 else:
                     self.delivered += 1
-            if scope.cancelled_caught:
-                await self._stalled(outbox)
+            if scope.cancelled_caught:  # the deadline passed, or it was evicted
+                self.evict(outbox)
                 return
 
-    async def _stalled(self, outbox: Outbox) -> None:
-        """A send missed its deadline, or the connection was evicted: close it with 1013."""
-        self.evict(outbox, close=False)
-        await self._close_evicted(outbox)
-
-    def evict(self, outbox: Outbox, *, close: bool = True) -> None:
+    def evict(self, outbox: Outbox) -> None:
         """End ``outbox``'s subscriptions and close its connection with 1013 (slow consumer).
 
-        The writer in flight, if any, is cancelled and closes the connection itself.
+        The writer's send in flight, if any, is cancelled; the close goes out from a task of
+        its own (bounded by ``send_timeout``), so it starts even when that send cannot be
+        interrupted. ``WebSocket.close`` records the close code at once.
         """
         if outbox.closed:
             return
         self.evicted += 1
         self._forget(outbox)
-        if not close:
-            return
-        scope = outbox.scope
-        if scope is not None:
-            scope.cancel()
-        else:  # its writer has not started yet
-            assert self._tg is not None  # evictions come from the running leader
-            self._tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
+        if outbox.scope is not None:
+            outbox.scope.cancel()
+        tg = self._tg
+        if tg is not None:  # pragma: no branch - None only while the hub shuts down
+            tg.start_soon(self._close_evicted, outbox, name="wskit.pubsub evict")
 
     async def _close_evicted(self, outbox: Outbox) -> None:
         with anyio.move_on_after(self.send_timeout or 5.0):

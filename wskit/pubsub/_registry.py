@@ -225,13 +225,12 @@ class Registry:
         """The overflow policy of ``outbox``'s subscription that brings it ``topic``."""
         if topic is not None:
             policy = outbox.topics.get(topic)
-            if policy is None:  # it came through a pattern: the first that matches
-                policy = next(
-                    (p for name, p in outbox.patterns.items() if self.patterns[name].match(topic)),
-                    None,
-                )
             if policy is not None:
                 return policy
+            # it came through a pattern: the policy of the first that matches
+            patterns = self.patterns
+            matching = (p for name, p in outbox.patterns.items() if patterns[name].match(topic))
+            return next(matching, self.overflow)
         return self.overflow
 
     # -- recipient groups -------------------------------------------------------------------

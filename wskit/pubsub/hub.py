@@ -300,10 +300,9 @@ class Hub:
 
         A ``str`` is sent as a text frame and ``bytes`` as a binary frame, as they are; any
         other value is encoded once per codec in use (the hub's ``codec`` for the backend).
-        Returns once the message is queued for the local fan-out (which runs on the hub's
-        leader task as soon as this task yields; :meth:`flush` waits for it) and the backend
-        has taken it for the other processes. Waits first when ``max_pending`` messages are
-        already waiting for the fan-out.
+        Returns when every local subscriber has the message, sent or queued in its outbox
+        (slow clients do not hold it up: their outboxes absorb the difference), and the backend
+        has taken it for the other processes.
 
         Raises:
             TypeError: ``value`` cannot be encoded, or does not fit the topic's type.
@@ -316,8 +315,16 @@ class Hub:
         source, payload = self._prepare(topic, value)
         if self._dispatcher.pending >= self.max_pending:
             await self._dispatcher.wait_room(self.max_pending)
-        self._publish_local(topic, source)
-        await self._backend.publish(topic, payload, history=self.history_size)
+        self._published += 1
+        job = None
+        if self._local(topic):
+            job = Job(topic, source, anyio.Event())
+            self._dispatcher.submit(job)
+        try:
+            await self._backend.publish(topic, payload, history=self.history_size)
+        finally:
+            if job is not None:
+                await job.done.wait()  # type: ignore[union-attr]
 
     def publish_nowait(self, topic: str, value: object) -> None:
         """Publish ``value`` without waiting (see :meth:`publish`).

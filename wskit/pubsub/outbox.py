@@ -25,8 +25,9 @@ message shared by every connection it goes to.
 not overridden, the hub skips ``send_frame`` and awaits the server's ``send`` with one ASGI
 message shared by all recipients, after checking the connection's own fast-path flag (both
 sides open, not closing, no default send deadline: exactly when ``send_frame`` itself would
-do the same). This coupling is deliberate and kept in this module: it reads
-``WebSocket._fast``, ``_send``, ``_send_chars`` and calls ``_transport_lost()``.
+do the same). This coupling is deliberate and kept inside ``wskit.pubsub``: it reads
+``WebSocket._fast``, ``_closing``, ``_send``, ``_send_chars`` and calls ``_transport_lost()``
+(here, in ``_fanout`` and in ``_registry``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Outbox:
         "queue",
         "scope",
         "send",
+        "since",
         "topics",
         "ws",
     )
@@ -114,6 +116,8 @@ class Outbox:
         self.busy = False
         #: The writer's cancel scope, so an eviction can stop a send stuck in flight.
         self.scope: CancelScope | None = None
+        #: When the send in flight started (``anyio.current_time()``), while busy.
+        self.since = 0.0
         self.topics: dict[str, OverflowPolicy] = {}
         self.patterns: dict[str, OverflowPolicy] = {}
         self.dropped = 0
