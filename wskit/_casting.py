@@ -20,7 +20,9 @@ from typing import Any, Final
 
 from .exceptions import DecodeError, ValidationError
 
-__all__ = ["CASTS", "frame_text"]
+__all__ = ["CASTS", "frame_text", "utf8_size"]
+
+_CHUNK: Final = 2**16
 
 
 def frame_text(message: Mapping[str, Any]) -> str:
@@ -87,3 +89,15 @@ CASTS: Final[Mapping[object, Callable[[Mapping[str, Any]], Any]]] = {
     int: _cast_int,
     bool: _cast_bool,
 }
+
+
+def utf8_size(text: str) -> int:
+    """The UTF-8 size of ``text`` in bytes, without ever holding a copy over 64 KiB."""
+    if text.isascii():  # O(1) in CPython: the common case costs no encode
+        return len(text)
+    if len(text) <= _CHUNK:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(
+        len(text[start : start + _CHUNK].encode("utf-8", "surrogatepass"))
+        for start in range(0, len(text), _CHUNK)
+    )

@@ -27,7 +27,7 @@ import anyio
 import msgspec
 from starlette.requests import HTTPConnection
 
-from ._casting import CASTS
+from ._casting import CASTS, utf8_size
 from ._outcome import is_disconnect, log_handler_error
 from ._state import BODY, RECEIVE, SEND, State, send_event, transition
 from .codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
@@ -115,10 +115,6 @@ def _check_close(code: int, reason: str | None) -> str:
     if len(reason) > _MAX_REASON // 4 and len(reason.encode()) > _MAX_REASON:
         raise ValueError(f"close reason is {len(reason.encode())} UTF-8 bytes, over 123")
     return reason
-
-
-def _utf8_size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 class WebSocket(HTTPConnection):
@@ -344,7 +340,7 @@ class WebSocket(HTTPConnection):
             if len(text) > self._recv_chars:
                 # More characters than the byte limit is too big for sure: refuse without
                 # encoding (a copy of the whole message) just to measure it.
-                size = len(text) if len(text) > self._recv_bytes else _utf8_size(text)
+                size = len(text) if len(text) > self._recv_bytes else utf8_size(text)
                 if size > self._recv_bytes:
                     await self._too_big(size)
         else:
@@ -611,7 +607,7 @@ class WebSocket(HTTPConnection):
                 if not isinstance(text, str) or data is not None:
                     raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
                 size = len(text)
-                if size > self._send_chars and (size := _utf8_size(text)) > self._send_bytes:
+                if size > self._send_chars and (size := utf8_size(text)) > self._send_bytes:
                     raise MessageTooBig(size, self._send_bytes, "outbound")
             elif isinstance(data, bytes | bytearray | memoryview):
                 if len(data) > self._send_bytes:

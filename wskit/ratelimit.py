@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
+from ._casting import utf8_size
+
 if TYPE_CHECKING:
     from ._types import Message
 
@@ -40,7 +42,6 @@ __all__ = ["RateLimit", "RateLimitPolicy", "TokenBucket", "message_size", "utf8_
 RateLimitPolicy: TypeAlias = Literal["close", "reply"]
 
 _INF: Final = math.inf
-_CHUNK: Final = 2**16
 
 
 def _rate(name: str, value: float | None) -> float | None:
@@ -185,18 +186,6 @@ class TokenBucket:
     def tokens(self) -> tuple[float, float]:
         """The tokens left as of the last take: ``(messages, bytes)``."""
         return self._messages, self._bytes
-
-
-def utf8_size(text: str) -> int:
-    """The UTF-8 size of ``text`` in bytes, without ever holding a copy over 64 KiB."""
-    if text.isascii():  # O(1) in CPython: the common case costs no encode
-        return len(text)
-    if len(text) <= _CHUNK:
-        return len(text.encode("utf-8", "surrogatepass"))
-    return sum(
-        len(text[start : start + _CHUNK].encode("utf-8", "surrogatepass"))
-        for start in range(0, len(text), _CHUNK)
-    )
 
 
 def message_size(message: Message) -> int:
