@@ -20,8 +20,9 @@ import logging
 import re
 import sys
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn, TypeVar, overload
 
 import anyio
 import msgspec
@@ -101,6 +102,36 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULT_LIMITS: Final = Limits()
+
+
+class _Typed(NamedTuple):
+    """How ``receive(tp)`` turns a message into a ``tp``.
+
+    ``text``/``binary`` are the msgspec decoders of the fast path (``None`` for the casts of
+    :mod:`wskit._casting`); ``slow`` takes the whole message and covers every case.
+    """
+
+    tp: object
+    text: Callable[[str | bytes], Any] | None
+    binary: Callable[[str | bytes], Any] | None
+    slow: Callable[[Message], Any]
+
+
+def _decode_message(
+    text: Callable[[str | bytes], Any], binary: Callable[[str | bytes], Any], message: Message
+) -> Any:
+    """Decode a data message with the decoder of its frame kind (an absent payload is empty)."""
+    data = message.get("text")
+    try:
+        if data is not None:
+            return text(data)
+        return binary(message.get("bytes") or b"")
+    except DECODE_ERRORS as exc:
+        raise translate_decode_error(exc) from None
+
+
+# Matches no type: the first receive(tp) looks its decoders up.
+_NO_TYPE: Final = _Typed(object(), None, None, partial(_decode_message, _JSON_DECODE, _JSON_DECODE))
 
 
 def _check_close(code: int, reason: str | None) -> str:
@@ -185,7 +216,7 @@ class WebSocket(HTTPConnection):
         overridden = type(codec).encode is not Codec.encode
         self._encode: Callable[[Any], bytes] = codec.encode if overridden else codec._encode
         self._encode_binary = codec.binary
-        self._typed: tuple[object, Any, Any, Any] = (_RAW, None, None, None)
+        self._typed = _NO_TYPE
 
     @property
     def limits(self) -> Limits:
@@ -370,11 +401,11 @@ class WebSocket(HTTPConnection):
     @overload
     async def receive(self, *, timeout: float | None = None) -> Message: ...
     @overload
-    async def receive(self, tp: type[T], *, timeout: float | None = None) -> T: ...
+    async def receive(self, tp: type[T], timeout: float | None = None) -> T: ...
     @overload
-    async def receive(self, tp: Any, *, timeout: float | None = None) -> Any: ...
+    async def receive(self, tp: Any, timeout: float | None = None) -> Any: ...
 
-    async def receive(self, tp: Any = _RAW, *, timeout: float | None = None) -> Any:
+    async def receive(self, tp: Any = _RAW, timeout: float | None = None) -> Any:
         """Receive the next ASGI message, or, given ``tp``, the next message as a ``tp``.
 
         Without ``tp`` this is Starlette's ``receive()``: the raw ASGI message, state checked.
@@ -389,46 +420,54 @@ class WebSocket(HTTPConnection):
             WebSocketDisconnect: The client left.
             Timeout: Nothing arrived within ``timeout`` seconds.
         """
-        if tp is _RAW:
-            return await self._next_event(timeout)
-        last, cast, text_decode, binary_decode = self._typed
-        if tp is not last:
-            cast = CASTS.get(tp)
-            text_decode = binary_decode = None
-            if cast is None:
-                text_decode = self._text_codec.decoder(tp)
-                binary_decode = self._binary_codec.decoder(tp)
-            self._typed = (tp, cast, text_decode, binary_decode)
+        typed = self._typed
+        if typed[0] is not tp:
+            if tp is _RAW:
+                return await self._next_event(timeout)
+            typed = self._typed_for(tp)
         if self._fast and timeout is None and not self._receiving:
             self._receiving = True
+            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
             try:
-                message = await self._receive()
+                message = await receive()
             finally:
                 self._receiving = False
             if message["type"] != "websocket.receive":
                 self._unusual(message)
         else:
             message = await self._receive_data(timeout)
-        if cast is not None:
-            await self._check_size(message)
-            return cast(message)
         try:
-            try:
-                text = message["text"]  # a subscript is cheaper than .get() when it is there
-            except KeyError:
-                text = None
+            text = message["text"]  # a subscript is cheaper than .get() when it is there
+        except KeyError:
+            text = None
+        try:
             if text is not None:
-                if len(text) > self._recv_chars:
-                    await self._check_size(message)
-                return text_decode(text)
-            data = message.get("bytes") or b""
-            if len(data) > self._recv_bytes:
-                await self._too_big(len(data))
-            return binary_decode(data)
+                decode = typed.text
+                if decode is not None and len(text) <= self._recv_chars:
+                    return decode(text)
+            else:
+                decode = typed.binary
+                data = message.get("bytes")
+                if decode is not None and data is not None and len(data) <= self._recv_bytes:
+                    return decode(data)
         except DECODE_ERRORS as exc:
             raise translate_decode_error(exc) from None
+        # A cast, a text frame that may be over the size limit, or a frame without data.
+        await self._check_size(message)
+        return typed.slow(message)
 
-    async def receive_text(self, *, timeout: float | None = None) -> str:
+    def _typed_for(self, tp: object) -> _Typed:
+        """Look up (and keep, for the next call) how ``receive(tp)`` turns a message into a tp."""
+        cast = CASTS.get(tp)
+        if cast is None:
+            text, binary = self._text_codec.decoder(tp), self._binary_codec.decoder(tp)
+            typed = _Typed(tp, text, binary, partial(_decode_message, text, binary))
+        else:
+            typed = _Typed(tp, None, None, cast)
+        self._typed = typed
+        return typed
+
+    async def receive_text(self, timeout: float | None = None) -> str:
         """Receive the next text frame.
 
         Raises:
@@ -437,8 +476,9 @@ class WebSocket(HTTPConnection):
         """
         if self._fast and timeout is None and not self._receiving:
             self._receiving = True
+            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
             try:
-                message = await self._receive()
+                message = await receive()
             finally:
                 self._receiving = False
             if message["type"] != "websocket.receive":
@@ -457,7 +497,7 @@ class WebSocket(HTTPConnection):
             raise FrameTypeError("text", "bytes")
         return text  # type: ignore[no-any-return]
 
-    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
         """Receive the next binary frame.
 
         Raises:
@@ -466,8 +506,9 @@ class WebSocket(HTTPConnection):
         """
         if self._fast and timeout is None and not self._receiving:
             self._receiving = True
+            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
             try:
-                message = await self._receive()
+                message = await receive()
             finally:
                 self._receiving = False
             if message["type"] != "websocket.receive":
@@ -622,11 +663,12 @@ class WebSocket(HTTPConnection):
             if subprotocol is not None and subprotocol not in offered:
                 raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
 
-    async def send_text(self, data: str, *, timeout: float | None = None) -> None:
+    async def send_text(self, data: str, timeout: float | None = None) -> None:
         """Send a text frame."""
         if self._fast and timeout is None and type(data) is str and len(data) <= self._send_chars:
+            send = self._send
             try:
-                await self._send({"type": "websocket.send", "text": data})
+                await send({"type": "websocket.send", "text": data})
             except OSError:
                 raise self._transport_lost() from None
             return
@@ -635,12 +677,13 @@ class WebSocket(HTTPConnection):
         await self.send({"type": "websocket.send", "text": data}, timeout=timeout)
 
     async def send_bytes(
-        self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
+        self, data: bytes | bytearray | memoryview, timeout: float | None = None
     ) -> None:
         """Send a binary frame."""
         if self._fast and timeout is None and type(data) is bytes and len(data) <= self._send_bytes:
+            send = self._send
             try:
-                await self._send({"type": "websocket.send", "bytes": data})
+                await send({"type": "websocket.send", "bytes": data})
             except OSError:
                 raise self._transport_lost() from None
             return
@@ -648,12 +691,13 @@ class WebSocket(HTTPConnection):
             raise TypeError(f"send_bytes needs bytes, got {type(data).__name__}")
         await self.send({"type": "websocket.send", "bytes": bytes(data)}, timeout=timeout)
 
-    async def send_frame(self, frame: str | bytes, *, timeout: float | None = None) -> None:
+    async def send_frame(self, frame: str | bytes, timeout: float | None = None) -> None:
         """Send a pre-encoded frame: a ``str`` as a text frame, ``bytes`` as a binary frame."""
         key = "text" if type(frame) is str else "bytes"
         if self._fast and timeout is None and len(frame) <= self._send_chars:
+            send = self._send
             try:
-                await self._send({"type": "websocket.send", key: frame})
+                await send({"type": "websocket.send", key: frame})
             except OSError:
                 raise self._transport_lost() from None
             return
@@ -662,30 +706,29 @@ class WebSocket(HTTPConnection):
         else:
             await self.send({"type": "websocket.send", "bytes": bytes(frame)}, timeout=timeout)
 
-    async def send_data(self, value: object, *, timeout: float | None = None) -> None:
+    async def send_data(self, value: object, timeout: float | None = None) -> None:
         """Send ``value``: ``str`` as a text frame, ``bytes`` as binary, else through the codec.
 
         Raises:
             TypeError: The codec cannot encode ``value`` (nothing is sent).
         """
-        frame: str | bytes
         cls = type(value)
-        if cls is not str and cls is not bytes:
-            frame = self._encode(value)
-            if not self._encode_binary:
-                frame = frame.decode()
-        else:
-            frame = value  # type: ignore[assignment]
-        if self._fast and timeout is None and len(frame) <= self._send_chars:
+        if cls is str or cls is bytes:
+            await self.send_frame(value, timeout)  # type: ignore[arg-type]
+            return
+        encode = self._encode
+        data = encode(value)
+        if self._fast and timeout is None and len(data) <= self._send_bytes:
+            send = self._send
             try:
-                if type(frame) is str:
-                    await self._send({"type": "websocket.send", "text": frame})
+                if self._encode_binary:
+                    await send({"type": "websocket.send", "bytes": data})
                 else:
-                    await self._send({"type": "websocket.send", "bytes": frame})
+                    await send({"type": "websocket.send", "text": data.decode()})
             except OSError:
                 raise self._transport_lost() from None
             return
-        await self.send_frame(frame, timeout=timeout)
+        await self.send_frame(data if self._encode_binary else data.decode(), timeout)
 
     async def send_json(
         self, data: Any, mode: str = "text", *, timeout: float | None = None
