@@ -601,3 +601,67 @@ def test_log_handler_error_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     assert log_handler_error(error, scope) == 1011
     assert len([r for r in caplog.records if r.name == "wskit.connection"]) == 1
     assert log_handler_error(DecodeError("bad"), scope) == 1007
+
+
+# -- the fast-path watcher (what wskit.pubsub keeps its direct-send lists exact with) ----------
+
+
+@pytest.mark.parametrize("end", ENDINGS)
+async def test_fast_path_watchers_see_it_open_and_shut(end: object) -> None:
+    pair = ASGIPair()
+    ws = pair.websocket()
+    seen: list[bool] = []
+    ws._watch(lambda w: seen.append(w._fast))
+    await ws.accept()
+    assert seen == [True]
+    ws.limits = Limits(receive_timeout=1)
+    ws.limits = Limits()
+    assert seen == [True, False, True]
+    await end(pair, ws)  # type: ignore[operator]
+    assert seen == [True, False, True, False]
+
+
+async def test_closing_shuts_the_fast_path_before_the_close_frame_goes_out() -> None:
+    pair, ws = await accepted()
+    seen: list[str] = []
+    ws._watch(lambda w: seen.append(w.application_state.name))
+    await ws.close()
+    # The watcher ran when close() started (state already moved), not after the send.
+    assert seen == ["DISCONNECTED"]
+    assert not ws._fast
+
+
+async def test_failing_watcher_is_logged_and_unwatch_stops_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pair, ws = await accepted()
+    calls: list[int] = []
+
+    def boom(_: WebSocket) -> None:
+        raise RuntimeError("watcher failed")
+
+    def count(_: WebSocket) -> None:
+        calls.append(1)
+
+    ws._watch(boom)
+    ws._watch(count)
+    ws.limits = Limits(send_timeout=1)
+    assert calls == [1]
+    assert any("fast-path watcher" in r.message for r in caplog.records)
+    ws._unwatch(count)
+    ws.limits = Limits()
+    assert calls == [1]
+
+
+async def test_instance_attributes_stay_within_the_compact_layout() -> None:
+    # CPython 3.11 keeps instance attributes in a compact, shared-key array (what the hot
+    # path's specialised attribute loads need) for at most 30 names per class. Touch every
+    # lazily set attribute, Starlette's included, and count.
+    pair, ws = await accepted()
+    _ = ws.url, ws.base_url, ws.headers, ws.query_params, ws.cookies, ws.state
+    ws._watch(lambda _: None)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ws.wait_closed)
+        await anyio.lowlevel.checkpoint()
+        await ws.close()
+    assert len(vars(ws)) <= 30, sorted(vars(ws))

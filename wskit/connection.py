@@ -148,6 +148,13 @@ def _check_close(code: int, reason: str | None) -> str:
     return reason
 
 
+def _call_safely(callback: Callable[[WebSocket], object], ws: WebSocket, what: str) -> None:
+    try:
+        callback(ws)
+    except Exception:
+        logger.exception("%s %r failed", what, callback)
+
+
 class WebSocket(HTTPConnection):
     """One ASGI WebSocket connection.
 
@@ -164,6 +171,13 @@ class WebSocket(HTTPConnection):
     ``cookies``, ``client``, ``state``, mapping access to the scope) comes from Starlette's
     ``HTTPConnection``.
     """
+
+    # Set on first use only. CPython 3.11 keeps an instance's attributes in a compact array,
+    # which the specialised attribute loads of the hot path rely on, only while the class has at
+    # most 30 attribute names: __init__ sets 21, Starlette's lazy properties (url, base_url,
+    # headers, query_params, cookies, state) add 6. Keep it that way (tests/test_hot_path.py).
+    _watchers: tuple[Callable[[WebSocket], object], ...] = ()
+    _closed_event: anyio.Event | None = None
 
     def __init__(
         self,
@@ -184,9 +198,8 @@ class WebSocket(HTTPConnection):
         self._fast = False
         self._receiving = False
         self._closing = False
-        self._finished = False
+        #: Close callbacks; ``None`` once the connection has ended.
         self._callbacks: list[Callable[[WebSocket], object]] | None = []
-        self._closed_event: anyio.Event | None = None
         #: The close code that ended the connection (the client's, or the application's own).
         self.close_code: int | None = None
         #: The close reason that ended the connection.
@@ -208,8 +221,6 @@ class WebSocket(HTTPConnection):
         if self._app_state is not _CONNECTING:
             raise InvalidTransition(self._app_state.name, "set codec", SEND, "set it before accept")
         self._codec = codec
-        self._text_codec = JSON if codec.binary else codec
-        self._binary_codec = codec if codec.binary else MSGPACK
         # Hot-path caches. send_data calls the codec's encoder directly (one Python call less
         # per message) unless a subclass overrides Codec.encode; receive(tp) keeps the casts
         # and decoders of the last type it was given, so a loop over one type looks them up once.
@@ -232,16 +243,35 @@ class WebSocket(HTTPConnection):
         size = limits.max_send_size
         self._send_bytes = _UNLIMITED if size is None else size
         self._send_chars = _UNLIMITED if size is None else size // 4
-        self._timeouts = limits.receive_timeout is not None or limits.send_timeout is not None
         self._refresh()
 
     def _refresh(self) -> None:
-        self._fast = (
+        """Recompute the fast-path flag after a state, limits or closing change."""
+        limits = self._limits
+        self._set_fast(
             self._app_state is _CONNECTED
             and self._recv_state is _CONNECTED
-            and not self._timeouts
             and not self._closing
+            and limits.receive_timeout is None
+            and limits.send_timeout is None
         )
+
+    def _set_fast(self, fast: bool) -> None:
+        if fast is not self._fast:
+            self._fast = fast
+            for watcher in self._watchers:
+                _call_safely(watcher, self, "fast-path watcher")
+
+    def _watch(self, watcher: Callable[[WebSocket], object]) -> None:
+        """Call ``watcher(ws)`` whenever the fast path opens or shuts (for :mod:`wskit.pubsub`).
+
+        The hub sends to idle connections straight through the server's ``send``; this keeps
+        its lists of such connections exact without a check per delivery.
+        """
+        self._watchers = (*self._watchers, watcher)
+
+    def _unwatch(self, watcher: Callable[[WebSocket], object]) -> None:
+        self._watchers = tuple(w for w in self._watchers if w != watcher)
 
     # -- state (Starlette names) ----------------------------------------------------------------
 
@@ -258,7 +288,7 @@ class WebSocket(HTTPConnection):
     @property
     def closed(self) -> bool:
         """Whether the connection has ended (either side closed, or the transport broke)."""
-        return self._finished
+        return self._callbacks is None
 
     def add_close_callback(self, callback: Callable[[WebSocket], object]) -> None:
         """Call ``callback(ws)`` once, when the connection ends on any path.
@@ -273,7 +303,7 @@ class WebSocket(HTTPConnection):
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended."""
-        if self._finished:
+        if self._callbacks is None:
             return
         if self._closed_event is None:
             self._closed_event = anyio.Event()
@@ -281,16 +311,12 @@ class WebSocket(HTTPConnection):
 
     def _finish(self) -> None:
         """Mark the connection ended: both fast paths off, callbacks and waiters released."""
-        self._fast = False
-        if self._finished:
+        self._set_fast(False)
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks is None:
             return
-        self._finished = True
-        callbacks, self._callbacks = self._callbacks or [], None
         for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                logger.exception("close callback %r failed", callback)
+            _call_safely(callback, self, "close callback")
         if self._closed_event is not None:
             self._closed_event.set()
 
@@ -460,7 +486,9 @@ class WebSocket(HTTPConnection):
         """Look up (and keep, for the next call) how ``receive(tp)`` turns a message into a tp."""
         cast = CASTS.get(tp)
         if cast is None:
-            text, binary = self._text_codec.decoder(tp), self._binary_codec.decoder(tp)
+            codec = self._codec
+            text = (JSON if codec.binary else codec).decoder(tp)
+            binary = (codec if codec.binary else MSGPACK).decoder(tp)
             typed = _Typed(tp, text, binary, partial(_decode_message, text, binary))
         else:
             typed = _Typed(tp, None, None, cast)

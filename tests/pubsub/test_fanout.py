@@ -293,6 +293,29 @@ async def test_nothing_is_sent_once_the_application_closes() -> None:
         assert hub.subscribers("t") == [other]
 
 
+async def test_limits_set_after_subscribing_take_the_checked_path() -> None:
+    async with Hub() as hub:
+        ws, peer = await open_ws()
+        await hub.subscribe(ws, "t")
+        await hub.publish("t", "direct")  # caches ws among the direct sends
+        ws.limits = Limits(send_timeout=5)  # its fast path shuts: the hub regroups it
+        await hub.publish("t", "checked")
+        assert await peer.wait_frames(2) == ["direct", "checked"]
+        ws.limits = Limits()
+        await hub.publish("t", "direct again")
+        assert await peer.wait_frames(3) == ["direct", "checked", "direct again"]
+
+
+async def test_forgotten_connections_are_not_watched() -> None:
+    async with Hub() as hub:
+        ws, _ = await open_ws()
+        await hub.subscribe(ws, "t")
+        assert list(ws._watchers) == [hub._registry._fast_changed]
+        hub.remove(ws)
+        assert not ws._watchers
+        ws.limits = Limits(send_timeout=5)  # nothing to tell the hub any more
+
+
 async def test_too_big_for_one_connection() -> None:
     async with Hub() as hub:
         small, small_peer = await open_ws(limits=Limits(max_send_size=40))

@@ -49,13 +49,10 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from wskit._types import Message, Send
-    from wskit.connection import WebSocket
 
-    #: One codec's share of a job: ``(send, ws)`` of the direct-port connections and their
+    #: One codec's share of a job: the server ``send`` of each direct-port connection, their
     #: outboxes, the other outboxes, and the message they all get.
-    Part: TypeAlias = tuple[
-        tuple[tuple[Send, WebSocket], ...], tuple[Outbox, ...], tuple[Outbox, ...], Message
-    ]
+    Part: TypeAlias = tuple[tuple[Send, ...], tuple[Outbox, ...], tuple[Outbox, ...], Message]
 
 __all__ = ["Dispatcher", "Job"]
 
@@ -103,7 +100,7 @@ class Job:
         self.parts: list[Part] | None = None
         self.g = 0
         self.phase = 0
-        self.it: Iterator[tuple[Send, WebSocket]] | None = None
+        self.it: Iterator[Send] | None = None
         self.pos = 0
         self.resumed = False
         self.si = 0
@@ -154,6 +151,9 @@ class Dispatcher:
         self._wake: anyio.Event | None = None
         self._room: anyio.Event | None = None
         self._tg: TaskGroup | None = None
+        #: Makes events: the running backend's own ``anyio.Event`` class once started
+        #: (``anyio.Event()`` looks the backend up on every call: a microsecond per job).
+        self.event: Callable[[], anyio.Event] = anyio.Event
         self.delivered = 0
         self.dropped = 0
         self.evicted = 0
@@ -174,6 +174,7 @@ class Dispatcher:
     def start(self, tg: TaskGroup) -> None:
         """Start the first leader (and the deadline watchdog) in ``tg``, the hub's task group."""
         self._tg = tg
+        self.event = type(anyio.Event())
         tg.start_soon(self._lead, name="wskit.pubsub leader")
         if self.send_timeout is not None:
             tg.start_soon(self._watch, self.send_timeout, name="wskit.pubsub watchdog")
@@ -203,8 +204,22 @@ class Dispatcher:
         is bounded by CPU time; the deadline only guards against a bug)."""
         with anyio.fail_after(60):
             while len(self._jobs) >= limit:
-                self._room = room = self._room or anyio.Event()
+                self._room = room = self._room or self.event()
                 await room.wait()
+
+    async def flush(self) -> None:
+        """Wait until the jobs queued so far are done (jobs finish in the order they came).
+
+        A job leaves the queue only when it is done or handed off (a hand-off puts it back at
+        the front), so the last queued job is the last to finish: wait for that one.
+        """
+        if not self._jobs:
+            await anyio.lowlevel.checkpoint()
+            return
+        last = self._jobs[-1]
+        if last.done is None:
+            last.done = self.event()
+        await last.done.wait()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` and wake the leader."""
@@ -254,7 +269,7 @@ class Dispatcher:
                 if room is not None:
                     self._room = None
                     room.set()
-            self._wake = wake = anyio.Event()
+            self._wake = wake = self.event()
             await wake.wait()
 
     @staticmethod
@@ -327,20 +342,17 @@ class Dispatcher:
             sends, fast, slow, message = parts[job.g]
             if job.phase == 0:
                 it = job.it = iter(sends)
-                # The hot loop: one flag check and one await per connection. ``ws._fast`` is
-                # the connection's own "a send may go straight to the server" flag: it turns
-                # off as soon as the application starts closing the connection.
-                for send, ws in it:
-                    if ws._fast:
-                        try:
-                            await send(message)
-                        except Exception as exc:
-                            self._hot_failed(job, fast[_position(sends, it)], exc, stop)
-                        if stop:
-                            return
-                    else:
-                        job.skipped += 1
-                        self._divert(fast[_position(sends, it)], message, topic)
+                # The hot loop: one await per connection. The list is exact: it was resolved in
+                # this same step, from groups that a connection's fast-path watcher drops the
+                # moment it stops taking direct sends (it starts closing, say), and nothing
+                # else runs until a send suspends (after that, the rest goes through phase 1).
+                for send in it:
+                    try:
+                        await send(message)
+                    except Exception as exc:
+                        self._hot_failed(job, fast[_position(sends, it)], exc, stop)
+                    if stop:
+                        return
                 self.delivered += len(sends) - job.skipped
                 job.skipped = 0
                 job.it = None
@@ -354,7 +366,7 @@ class Dispatcher:
                         continue
                     job.cur = outbox
                     try:
-                        await sends[index][0](message)
+                        await sends[index](message)
                     except Exception as exc:
                         self._failed(outbox, exc, stop)
                     else:

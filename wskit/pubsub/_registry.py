@@ -39,7 +39,7 @@ __all__ = ["Local", "Registry"]
 logger: Final = logging.getLogger("wskit.pubsub")
 
 _SEND: Final = "websocket.send"
-# codec, (send, ws) of direct sends, their outboxes, the other outboxes, smallest send limit
+# codec, the server sends of direct sends, their outboxes, the other outboxes, smallest limit
 Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], tuple[Outbox, ...], int]
 
 
@@ -90,7 +90,7 @@ def build(outboxes: Iterable[Outbox]) -> list[Group]:
     groups: list[Group] = []
     for codec, (fast, slow) in split.items():
         limit = min((outbox.ws._send_chars for outbox in fast if outbox.ws), default=0)
-        sends = tuple((outbox.send, outbox.ws) for outbox in fast)
+        sends = tuple(outbox.send for outbox in fast)
         groups.append((codec, sends, tuple(fast), tuple(slow), limit))
     return groups
 
@@ -117,6 +117,8 @@ class Registry:
         self.dirty: dict[tuple[str, bool], None] = {}
         self._pattern_gen = 0
         self._all: list[Group] | None = None
+        # One bound method for every connection's fast-path watcher (not one per connection).
+        self._fast_changed = self.fast_changed
 
     def clear(self) -> None:
         """Forget every connection and subscription (the hub stopped)."""
@@ -149,6 +151,8 @@ class Registry:
         self.outboxes[outbox.key] = outbox
         self._all = None
         ws.add_close_callback(on_close)
+        if outbox.ws is not None:
+            outbox.ws._watch(self._fast_changed)
         if outbox.closed:
             raise WebSocketDisconnected("DISCONNECTED", "subscribe", "send", "the connection ended")
         return outbox
@@ -157,6 +161,8 @@ class Registry:
         """End every subscription of ``outbox`` (its connection is gone or evicted)."""
         outbox.closed = True
         outbox.clear()
+        if outbox.ws is not None:
+            outbox.ws._unwatch(self._fast_changed)
         self.outboxes.pop(outbox.key, None)
         if not self.outboxes:
             self.outboxes = {}  # a dict never shrinks: give its table back
@@ -234,6 +240,12 @@ class Registry:
         return self.overflow
 
     # -- recipient groups -------------------------------------------------------------------
+
+    def fast_changed(self, ws: object) -> None:
+        """A connection's fast path opened or shut (it started closing, say): regroup it."""
+        outbox = self.lookup(ws)
+        if outbox is not None:
+            self.changed(outbox)
 
     def changed(self, outbox: Outbox) -> None:
         """``outbox`` became busy or idle: recipient groups that include it are stale."""

@@ -318,7 +318,7 @@ class Hub:
         self._published += 1
         job = None
         if self._local(topic):
-            job = Job(topic, source, anyio.Event())
+            job = Job(topic, source, self._dispatcher.event())
             self._dispatcher.submit(job)
         try:
             await self._backend.publish(topic, payload, history=self.history_size)
@@ -355,17 +355,14 @@ class Hub:
     async def broadcast(self, value: object) -> None:
         """Deliver ``value`` to every connection this hub knows (in this process only)."""
         self._check_running()
-        job = Job(None, self._registry.source(value)[0], anyio.Event())
+        job = Job(None, self._registry.source(value)[0], self._dispatcher.event())
         self._dispatcher.submit(job)
         await job.done.wait()  # type: ignore[union-attr]
 
     async def flush(self) -> None:
         """Wait until everything published so far is sent or queued in outboxes."""
         self._check_running()
-        job = Job(None, None, anyio.Event())
-        job.parts = []
-        self._dispatcher.submit(job)
-        await job.done.wait()  # type: ignore[union-attr]
+        await self._dispatcher.flush()
 
     # -- typed topics -------------------------------------------------------------------------
 
