@@ -18,6 +18,13 @@ Two groups, measured in one interleaved run:
 "vs. baseline" is the throughput ratio: ``0.80x`` means 80 % of raw ASGI's messages per second.
 The targets of issue 2 are printed below the tables: wskit text >= 0.65x raw ASGI, wskit typed
 >= 0.80x raw ASGI + msgspec.
+
+Each group also has a **ceiling**: a connection class whose ``receive_text``/``send_text`` (and
+``receive``/``send_data``) are bare coroutines that await the server and do nothing else: no
+state, no limits, no errors. No class that keeps the receive/send API as coroutine methods can
+be faster on this interpreter, because a Python coroutine call costs about 100-120 ns on
+CPython 3.11 whatever it does. The ceiling is a reference point, not a contender; it shows how
+much of the gap to raw ASGI is the two frames themselves and how much is wskit's checks.
 """
 
 from __future__ import annotations
@@ -164,6 +171,60 @@ def litestar_listener() -> App | None:
     return cast(App, Litestar(route_handlers=[echo], debug=False))
 
 
+class Bare:
+    """The ceiling: receive/send coroutines that await the server and do nothing else."""
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+
+    async def receive_text(self) -> str:
+        """The next text frame (a disconnect ends the loop with ``KeyError``)."""
+        receive = self._receive
+        message = await receive()
+        return message["text"]  # type: ignore[no-any-return]
+
+    async def send_text(self, data: str) -> None:
+        """Send a text frame."""
+        send = self._send
+        await send({"type": "websocket.send", "text": data})
+
+    async def receive_chat(self) -> Chat:
+        """The next text frame decoded as a ``Chat``."""
+        receive = self._receive
+        message = await receive()
+        return _decode_chat(message["text"])
+
+    async def send_chat(self, chat: Chat) -> None:
+        """Send ``chat`` as JSON."""
+        send = self._send
+        await send({"type": "websocket.send", "text": _encode(chat).decode()})
+
+
+async def ceiling_text(scope: Message, receive: Receive, send: Send) -> None:
+    """The text echo through :class:`Bare`."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    ws = Bare(receive, send)
+    try:
+        while True:
+            await ws.send_text(await ws.receive_text())
+    except KeyError:  # the disconnect has no "text"
+        pass
+
+
+async def ceiling_typed(scope: Message, receive: Receive, send: Send) -> None:
+    """The typed echo through :class:`Bare`."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    ws = Bare(receive, send)
+    try:
+        while True:
+            await ws.send_chat(await ws.receive_chat())
+    except KeyError:
+        pass
+
+
 # -- the driver ---------------------------------------------------------------------------------
 
 
@@ -214,9 +275,11 @@ def cases(options: Options) -> list[Case]:
     messages = inbound(n)
     contenders: list[tuple[str, App, str, bool]] = [
         ("raw ASGI", raw_text, "text", True),
+        ("ceiling: bare wrapper coroutines", ceiling_text, "text", False),
         ("wskit text", wskit_text, "text", False),
         ("Starlette text", starlette_text, "text", False),
         ("raw ASGI + msgspec", raw_msgspec, "typed", True),
+        ("ceiling: bare wrapper coroutines + msgspec", ceiling_typed, "typed", False),
         ("wskit typed", wskit_typed, "typed", False),
         ("Starlette + pydantic", starlette_pydantic, "typed", False),
     ]
