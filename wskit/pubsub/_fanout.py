@@ -81,6 +81,7 @@ class Job:
     __slots__ = (
         "cur",
         "done",
+        "ended",
         "g",
         "it",
         "parts",
@@ -93,10 +94,12 @@ class Job:
         "topic",
     )
 
-    def __init__(self, topic: str | None, source: object, done: anyio.Event | None = None) -> None:
+    def __init__(self, topic: str | None, source: object) -> None:
         self.topic = topic
         self.source = source
-        self.done = done
+        #: Set when the job ends, for whoever waits for it (made on demand).
+        self.done: anyio.Event | None = None
+        self.ended = False
         self.parts: list[Part] | None = None
         self.g = 0
         self.phase = 0
@@ -216,10 +219,21 @@ class Dispatcher:
         if not self._jobs:
             await anyio.lowlevel.checkpoint()
             return
-        last = self._jobs[-1]
-        if last.done is None:
-            last.done = self.event()
-        await last.done.wait()
+        await self.wait(self._jobs[-1])
+
+    async def wait(self, job: Job) -> None:
+        """Wait until ``job`` ends (done, or handed off with its straggler in a writer).
+
+        The leader, woken when the job was queued, usually runs everything queued within the
+        next turn of the event loop: one checkpoint is then enough, and cheaper than an event
+        set by the leader and waited for here (a second loop turn). Otherwise, wait for it.
+        """
+        await anyio.lowlevel.checkpoint()
+        if job.ended:
+            return
+        if job.done is None:
+            job.done = self.event()
+        await job.done.wait()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` and wake the leader."""
@@ -274,6 +288,11 @@ class Dispatcher:
 
     @staticmethod
     def _finished(job: Job) -> None:
+        job.ended = True
+        # Let go of the recipients now: a leader keeps its last job in a local while it waits,
+        # and a job's parts hold every recipient's outbox (and through it, its connection).
+        job.parts = None
+        job.source = None
         if job.done is not None:
             job.done.set()
 

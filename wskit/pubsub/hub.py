@@ -318,13 +318,13 @@ class Hub:
         self._published += 1
         job = None
         if self._local(topic):
-            job = Job(topic, source, self._dispatcher.event())
+            job = Job(topic, source)
             self._dispatcher.submit(job)
         try:
             await self._backend.publish(topic, payload, history=self.history_size)
         finally:
             if job is not None:
-                await job.done.wait()  # type: ignore[union-attr]
+                await self._dispatcher.wait(job)
 
     def publish_nowait(self, topic: str, value: object) -> None:
         """Publish ``value`` without waiting (see :meth:`publish`).
@@ -355,9 +355,9 @@ class Hub:
     async def broadcast(self, value: object) -> None:
         """Deliver ``value`` to every connection this hub knows (in this process only)."""
         self._check_running()
-        job = Job(None, self._registry.source(value)[0], self._dispatcher.event())
+        job = Job(None, self._registry.source(value)[0])
         self._dispatcher.submit(job)
-        await job.done.wait()  # type: ignore[union-attr]
+        await self._dispatcher.wait(job)
 
     async def flush(self) -> None:
         """Wait until everything published so far is sent or queued in outboxes."""
