@@ -181,10 +181,11 @@ async def test_close_accepts_sendable_codes(code: int) -> None:
 
 
 def test_close_code_must_be_an_int() -> None:
-    from wskit.connection import _check_close
+    from wskit.status import check_close
 
     with pytest.raises(TypeError, match="must be an int, got str"):
-        _check_close("1000", None)  # type: ignore[arg-type]
+        check_close("1000", None)  # type: ignore[arg-type]
+    assert check_close(4000, None) == ""
 
 
 @pytest.mark.parametrize(

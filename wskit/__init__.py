@@ -18,7 +18,7 @@ from .codecs import MSGPACK as MSGPACK
 from .codecs import Codec as Codec
 from .codecs import JSONCodec as JSONCodec
 from .codecs import MsgPackCodec as MsgPackCodec
-from .connection import Limits as Limits
+from .limits import Limits as Limits
 from .connection import WebSocket as WebSocket
 from .exceptions import BackendError as BackendError
 from .exceptions import BackendUnavailable as BackendUnavailable

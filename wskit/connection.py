@@ -20,18 +20,18 @@ import logging
 import re
 import sys
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
-from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
 
 import anyio
 import msgspec
 from starlette.requests import HTTPConnection
 
-from ._casting import CASTS, utf8_size
+from ._casting import utf8_size
 from ._outcome import is_disconnect, log_handler_error
 from ._state import BODY, RECEIVE, SEND, State, send_event, transition
-from .codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
+from ._typed import NO_TYPE, Typed, plan
+from .codecs import DECODE_ERRORS, JSON, Codec, translate_decode_error
 from .exceptions import (
     ConcurrentReceive,
     ConnectionClosed,
@@ -44,14 +44,15 @@ from .exceptions import (
     WebSocketDisconnect,
     WebSocketDisconnected,
 )
-from .status import CloseCode, is_sendable
+from .limits import DEFAULT_LIMITS, Limits
+from .status import CloseCode, check_close
 
 if TYPE_CHECKING:
     from starlette.responses import Response
 
     from ._types import Message, Receive, Scope, Send
 
-__all__ = ["Limits", "WebSocket"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -69,83 +70,6 @@ _JSON_DECODE: Final = msgspec.json.Decoder().decode
 # [1e-5, 1e-4) as "0.00001" where the stdlib writes "1e-05": when the output may hold such a
 # number, fall back to the stdlib for Starlette's exact bytes.
 _EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
-_MAX_REASON: Final = 123
-
-
-class Limits(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-connection limits and default deadlines. ``None`` turns a limit off.
-
-    Attributes:
-        max_message_size: Largest inbound message, in bytes (UTF-8 bytes for text frames).
-            Over it, the connection is closed with 1009 and ``MessageTooBig`` is raised.
-        max_send_size: Largest outbound message, in bytes; over it, ``MessageTooBig`` is raised
-            and nothing is sent.
-        receive_timeout: Default deadline, in seconds, of every receive.
-        send_timeout: Default deadline, in seconds, of every send.
-        close_timeout: Deadline of the close frame the connection sends when it ends on its own
-            (cancellation or an error), so a stalled client cannot hold the handler forever.
-    """
-
-    max_message_size: int | None = 2**20
-    max_send_size: int | None = 2**24
-    receive_timeout: float | None = None
-    send_timeout: float | None = None
-    close_timeout: float = 10.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_message_size", "max_send_size", "receive_timeout", "send_timeout"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"Limits.{name} must be positive or None, got {value!r}")
-        if self.close_timeout <= 0:
-            raise ValueError(f"Limits.close_timeout must be positive, got {self.close_timeout!r}")
-
-
-DEFAULT_LIMITS: Final = Limits()
-
-
-class _Typed(NamedTuple):
-    """How ``receive(tp)`` turns a message into a ``tp``.
-
-    ``text``/``binary`` are the msgspec decoders of the fast path (``None`` for the casts of
-    :mod:`wskit._casting`); ``slow`` takes the whole message and covers every case.
-    """
-
-    tp: object
-    text: Callable[[str | bytes], Any] | None
-    binary: Callable[[str | bytes], Any] | None
-    slow: Callable[[Message], Any]
-
-
-def _decode_message(
-    text: Callable[[str | bytes], Any], binary: Callable[[str | bytes], Any], message: Message
-) -> Any:
-    """Decode a data message with the decoder of its frame kind (an absent payload is empty)."""
-    data = message.get("text")
-    try:
-        if data is not None:
-            return text(data)
-        return binary(message.get("bytes") or b"")
-    except DECODE_ERRORS as exc:
-        raise translate_decode_error(exc) from None
-
-
-# Matches no type: the first receive(tp) looks its decoders up.
-_NO_TYPE: Final = _Typed(object(), None, None, partial(_decode_message, _JSON_DECODE, _JSON_DECODE))
-
-
-def _check_close(code: int, reason: str | None) -> str:
-    if type(code) is not int and not isinstance(code, int):
-        raise TypeError(f"close code must be an int, got {type(code).__name__}")
-    if not is_sendable(code):
-        raise ValueError(
-            f"close code {code} may not be sent by an application "
-            "(allowed: 1000-1003, 1007-1014, 3000-4999)"
-        )
-    reason = reason or ""
-    if len(reason) > _MAX_REASON // 4 and len(reason.encode()) > _MAX_REASON:
-        raise ValueError(f"close reason is {len(reason.encode())} UTF-8 bytes, over 123")
-    return reason
 
 
 def _call_safely(callback: Callable[[WebSocket], object], ws: WebSocket, what: str) -> None:
@@ -227,7 +151,7 @@ class WebSocket(HTTPConnection):
         overridden = type(codec).encode is not Codec.encode
         self._encode: Callable[[Any], bytes] = codec.encode if overridden else codec._encode
         self._encode_binary = codec.binary
-        self._typed = _NO_TYPE
+        self._typed = NO_TYPE
 
     @property
     def limits(self) -> Limits:
@@ -468,11 +392,11 @@ class WebSocket(HTTPConnection):
             text = None
         try:
             if text is not None:
-                decode = typed.text
+                decode = typed[1]  # Typed.text (an index: a named field is a slower lookup)
                 if decode is not None and len(text) <= self._recv_chars:
                     return decode(text)
             else:
-                decode = typed.binary
+                decode = typed[2]  # Typed.binary
                 data = message.get("bytes")
                 if decode is not None and data is not None and len(data) <= self._recv_bytes:
                     return decode(data)
@@ -482,17 +406,9 @@ class WebSocket(HTTPConnection):
         await self._check_size(message)
         return typed.slow(message)
 
-    def _typed_for(self, tp: object) -> _Typed:
-        """Look up (and keep, for the next call) how ``receive(tp)`` turns a message into a tp."""
-        cast = CASTS.get(tp)
-        if cast is None:
-            codec = self._codec
-            text = (JSON if codec.binary else codec).decoder(tp)
-            binary = (codec if codec.binary else MSGPACK).decoder(tp)
-            typed = _Typed(tp, text, binary, partial(_decode_message, text, binary))
-        else:
-            typed = _Typed(tp, None, None, cast)
-        self._typed = typed
+    def _typed_for(self, tp: object) -> Typed:
+        """Build (and keep, for the next call) the plan of ``receive(tp)``."""
+        self._typed = typed = plan(self._codec, tp)
         return typed
 
     async def receive_text(self, timeout: float | None = None) -> str:
@@ -684,7 +600,7 @@ class WebSocket(HTTPConnection):
             else:
                 raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
         elif event == "websocket.close":
-            message["reason"] = _check_close(message.get("code", 1000), message.get("reason"))
+            message["reason"] = check_close(message.get("code", 1000), message.get("reason"))
         elif event == "websocket.accept":
             subprotocol = message.get("subprotocol")
             offered = self.scope.get("subprotocols") or ()
@@ -846,7 +762,7 @@ class WebSocket(HTTPConnection):
             ValueError: ``code`` is not one an application may send, or ``reason`` is over 123
                 UTF-8 bytes (nothing is sent).
         """
-        reason = _check_close(code, reason)
+        reason = check_close(code, reason)
         if self._closing or self._app_state is _DISCONNECTED or self._app_state is _RESPONSE:
             return
         try:

@@ -27,6 +27,7 @@ __all__ = [
     "WS_1014_BAD_GATEWAY",
     "WS_1015_TLS_HANDSHAKE",
     "CloseCode",
+    "check_close",
     "is_sendable",
 ]
 
@@ -77,3 +78,28 @@ def is_sendable(code: int) -> bool:
     are 1000-1003 and 1007-1014.
     """
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+MAX_REASON_BYTES: Final = 123
+
+
+def check_close(code: int, reason: str | None) -> str:
+    """Validate a close code and reason an application wants to send; return the reason.
+
+    Raises:
+        TypeError: ``code`` is not an ``int``.
+        ValueError: ``code`` is not one an application may send (see :func:`is_sendable`), or
+            ``reason`` is over 123 UTF-8 bytes (a close frame's payload is at most 125 bytes,
+            two of them the code).
+    """
+    if type(code) is not int and not isinstance(code, int):
+        raise TypeError(f"close code must be an int, got {type(code).__name__}")
+    if not is_sendable(code):
+        raise ValueError(
+            f"close code {code} may not be sent by an application "
+            "(allowed: 1000-1003, 1007-1014, 3000-4999)"
+        )
+    reason = reason or ""
+    if len(reason) > MAX_REASON_BYTES // 4 and len(reason.encode()) > MAX_REASON_BYTES:
+        raise ValueError(f"close reason is {len(reason.encode())} UTF-8 bytes, over 123")
+    return reason
