@@ -18,7 +18,6 @@ from .codecs import MSGPACK as MSGPACK
 from .codecs import Codec as Codec
 from .codecs import JSONCodec as JSONCodec
 from .codecs import MsgPackCodec as MsgPackCodec
-from .limits import Limits as Limits
 from .connection import WebSocket as WebSocket
 from .exceptions import BackendError as BackendError
 from .exceptions import BackendUnavailable as BackendUnavailable
@@ -40,6 +39,7 @@ from .exceptions import WebSocketDisconnect as WebSocketDisconnect
 from .exceptions import WebSocketDisconnected as WebSocketDisconnected
 from .exceptions import WouldBlock as WouldBlock
 from .exceptions import WskitError as WskitError
+from .limits import Limits as Limits
 from .operations import CorrelationId as CorrelationId
 from .operations import Emit as Emit
 from .operations import EnvelopeFormat as EnvelopeFormat

@@ -37,7 +37,7 @@ import inspect
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, Unpack
 
 import anyio
 from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
@@ -45,19 +45,9 @@ from starlette.websockets import WebSocketState
 
 from ._guard import GuardSpec
 from ._outcome import is_disconnect, log_handler_error
-from .codecs import JSON, Codec
-from .connection import DEFAULT_LIMITS, Limits, WebSocket
+from .connection import WebSocket
 from .exceptions import Denied, RemoteProtocolError
-from .policies import (
-    INHERIT,
-    Authenticate,
-    Handshake,
-    Inherit,
-    OriginPolicy,
-    OverloadPolicy,
-    SubprotocolPolicy,
-)
-from .ratelimit import RateLimit
+from .policies import Handshake, OverloadPolicy, RouteOptions, check_options
 from .routing import Handler, Mount, Route, RouteTable, route_path
 from .status import CloseCode
 
@@ -148,6 +138,35 @@ async def run_handler(
         elif state is _CONNECTING:
             logger.debug("handler for %r returned without accepting", ws.scope.get("path", ""))
             await _refuse(ws, Denied(403), logger)
+
+
+class EndpointSpec:
+    """One endpoint resolved once, at registration: its handler, settings and guards.
+
+    :class:`App` keeps one per route, and the Starlette endpoint in :mod:`wskit.contrib.starlette`
+    one for itself, so both build connections the same way.
+
+    Args:
+        handler: The endpoint's handler.
+        handshake: The endpoint's resolved :class:`~wskit.policies.Handshake`.
+    """
+
+    __slots__ = ("guards", "handler", "handshake")
+
+    def __init__(self, handler: Handler, handshake: Handshake) -> None:
+        self.handler = handler
+        self.handshake = handshake
+        #: The after-accept guards, or ``None`` when the endpoint has none (the fast path).
+        self.guards = GuardSpec(handshake, handler) if handshake.guarded else None
+
+    def connect(self, scope: Scope, receive: Receive, send: Send) -> tuple[WebSocket, Handler]:
+        """Build one connection's ``WebSocket`` and the handler to run it with."""
+        guards = self.guards
+        if guards is not None:
+            return guards.connect(scope, receive, send)
+        handshake = self.handshake
+        ws = WebSocket(scope, receive, send, codec=handshake.codec, limits=handshake.limits)
+        return ws, self.handler
 
 
 class _Live:
@@ -337,30 +356,22 @@ class App:
             (after ``on_startup``) and exited at shutdown (after the drain), as in Starlette.
         http_app: The ASGI app that answers plain HTTP requests; by default they get 426
             Upgrade Required (or 404 for a path no route matches).
-        origins: Allowed ``Origin`` values (an :class:`~wskit.policies.OriginPolicy`, or a list
-            with missing origins refused). ``None``: no check.
-        authenticate: ``async def authenticate(ws) -> identity | None``; the identity goes to
-            ``ws.state.user``; ``None`` refuses with 401; raise ``Denied`` for another status.
-        subprotocols: Subprotocols spoken, or a mapping of subprotocol to codec.
-        require_subprotocol: Refuse (400) clients offering none of ``subprotocols``.
         max_connections: Cap on concurrent connections (``None``: no cap).
         on_overload: Over the cap, ``"deny"`` (503) or ``"close"`` (accept, then 1013).
-        limits: The connections' :class:`~wskit.connection.Limits` (default: the defaults).
-        codec: The connections' codec unless a subprotocol selects another.
-        rate_limit: A per-connection :class:`~wskit.ratelimit.RateLimit` on inbound messages
-            and bytes: over it, close 1008 or an error reply (``None``: no limit).
-        idle_timeout: Close with 1008 ("idle timeout") when a handler's receive waits this many
-            seconds for the client (``None``: no deadline).
-        max_lifespan: Close with 1001 ("connection lifespan ended") this many seconds after the
-            handler starts; the handler then has ``Limits.close_timeout`` seconds to return
-            before it is cancelled (``None``: no limit).
         drain_timeout: Seconds :meth:`shutdown` waits for handlers before cancelling them.
         logger: The logger for handler errors and the drain (default: ``wskit.app``).
+        **options: The :class:`~wskit.policies.RouteOptions` of every route: ``origins``,
+            ``authenticate``, ``subprotocols``, ``require_subprotocol``, ``codec``, ``limits``,
+            ``rate_limit``, ``idle_timeout`` and ``max_lifespan``. All are off (or default)
+            unless given.
 
-    Every policy argument can be overridden per route with the same keyword in
-    :meth:`websocket`, :meth:`add_route` or :class:`~wskit.routing.Route` (``None`` turns it
-    off for that route). ``rate_limit``, ``idle_timeout`` and ``max_lifespan`` cost nothing on
-    routes where they are off: the handler gets the server's ``receive`` as is.
+    Every option can be overridden per route with the same keyword in :meth:`websocket`,
+    :meth:`add_route` or :class:`~wskit.routing.Route` (``None`` turns a policy off for that
+    route). ``rate_limit``, ``idle_timeout`` and ``max_lifespan`` cost nothing on routes where
+    they are off: the handler gets the server's ``receive`` as is.
+
+    Raises:
+        TypeError: If an option is not a :class:`~wskit.policies.RouteOptions` key.
     """
 
     def __init__(
@@ -371,20 +382,13 @@ class App:
         on_shutdown: Sequence[Hook] = (),
         lifespan: Lifespan | None = None,
         http_app: ASGIApp | None = None,
-        origins: OriginPolicy | Sequence[str] | None = None,
-        authenticate: Authenticate | None = None,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
-        require_subprotocol: bool = False,
         max_connections: int | None = None,
         on_overload: OverloadPolicy = "deny",
-        limits: Limits | None = None,
-        codec: Codec = JSON,
-        rate_limit: RateLimit | None = None,
-        idle_timeout: float | None = None,
-        max_lifespan: float | None = None,
         drain_timeout: float = 10.0,
         logger: logging.Logger | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
+        check_options(options, "App")
         self.logger = logger or _default_logger
         self.registry = Registry(
             max_connections=max_connections,
@@ -392,32 +396,21 @@ class App:
             drain_timeout=drain_timeout,
             logger=self.logger,
         )
-        self.handshake = Handshake(
-            origins=origins,
-            authenticate=authenticate,
-            subprotocols=subprotocols,
-            require_subprotocol=require_subprotocol,
-            codec=codec,
-            limits=limits or DEFAULT_LIMITS,
-            rate_limit=rate_limit,
-            idle_timeout=idle_timeout,
-            max_lifespan=max_lifespan,
-        )
+        self.handshake = Handshake(**options)
         self.http_app = http_app
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
         self.lifespan = lifespan
         self._table = RouteTable()
-        self._endpoints: dict[int, tuple[Handshake, GuardSpec | None]] = {}
+        self._endpoints: dict[int, EndpointSpec] = {}
         for route in routes or ():
             self._add(route)
 
     # -- registration ---------------------------------------------------------------------------
 
     def _add(self, route: Route) -> None:
-        handshake = self.handshake.override(route.policies)
-        guards = GuardSpec(handshake, route.handler) if handshake.guarded else None
-        self._endpoints[id(route)] = handshake, guards
+        handshake = self.handshake.override(route.options)
+        self._endpoints[id(route)] = EndpointSpec(route.handler, handshake)
         self._table.add(route)
 
     def add_route(
@@ -426,74 +419,32 @@ class App:
         handler: Handler,
         *,
         name: str | None = None,
-        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
-        authenticate: Authenticate | None | Inherit = INHERIT,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
-            INHERIT
-        ),
-        require_subprotocol: bool | Inherit = INHERIT,
-        codec: Codec | Inherit = INHERIT,
-        limits: Limits | Inherit = INHERIT,
-        rate_limit: RateLimit | None | Inherit = INHERIT,
-        idle_timeout: float | None | Inherit = INHERIT,
-        max_lifespan: float | None | Inherit = INHERIT,
+        **options: Unpack[RouteOptions],
     ) -> Route:
-        """Route WebSocket connections on ``path`` to ``handler``, with optional overrides.
+        """Route WebSocket connections on ``path`` to ``handler``.
+
+        Args:
+            path: The path template (see :class:`~wskit.routing.Route`).
+            handler: ``async def handler(ws)`` or any callable taking a wskit ``WebSocket``.
+            name: A name for the route (default: the handler's ``__name__``).
+            **options: Overrides of the app's :class:`~wskit.policies.RouteOptions` for this
+                route (``None`` turns a policy off here).
 
         Returns:
             The registered :class:`~wskit.routing.Route`.
         """
-        route = Route(
-            path,
-            handler,
-            name=name,
-            origins=origins,
-            authenticate=authenticate,
-            subprotocols=subprotocols,
-            require_subprotocol=require_subprotocol,
-            codec=codec,
-            limits=limits,
-            rate_limit=rate_limit,
-            idle_timeout=idle_timeout,
-            max_lifespan=max_lifespan,
-        )
+        route = Route(path, handler, name=name, **options)
         self._add(route)
         return route
 
     def websocket(
-        self,
-        path: str,
-        *,
-        name: str | None = None,
-        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
-        authenticate: Authenticate | None | Inherit = INHERIT,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
-            INHERIT
-        ),
-        require_subprotocol: bool | Inherit = INHERIT,
-        codec: Codec | Inherit = INHERIT,
-        limits: Limits | Inherit = INHERIT,
-        rate_limit: RateLimit | None | Inherit = INHERIT,
-        idle_timeout: float | None | Inherit = INHERIT,
-        max_lifespan: float | None | Inherit = INHERIT,
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
     ) -> Callable[[H], H]:
         """Decorator form of :meth:`add_route`: ``@app.websocket("/rooms/{room}")``."""
+        check_options(options, "websocket")
 
         def decorator(handler: H) -> H:
-            self.add_route(
-                path,
-                handler,
-                name=name,
-                origins=origins,
-                authenticate=authenticate,
-                subprotocols=subprotocols,
-                require_subprotocol=require_subprotocol,
-                codec=codec,
-                limits=limits,
-                rate_limit=rate_limit,
-                idle_timeout=idle_timeout,
-                max_lifespan=max_lifespan,
-            )
+            self.add_route(path, handler, name=name, **options)
             return handler
 
         return decorator
@@ -569,13 +520,9 @@ class App:
         child["app"] = self  # as Starlette does: handlers (and operation injection) find the App
         outer = scope.get("path_params")
         child["path_params"] = {**outer, **params} if isinstance(outer, Mapping) else dict(params)
-        handshake, guards = self._endpoints[id(route)]
-        if guards is None:
-            ws = WebSocket(child, receive, send, codec=handshake.codec, limits=handshake.limits)
-            await self.registry.serve(ws, route.handler, handshake)
-        else:
-            ws, handler = guards.connect(child, receive, send)
-            await self.registry.serve(ws, handler, handshake)
+        endpoint = self._endpoints[id(route)]
+        ws, handler = endpoint.connect(child, receive, send)
+        await self.registry.serve(ws, handler, endpoint.handshake)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope)

@@ -21,6 +21,9 @@ Three more policies act after accept, on the open connection, and are resolved t
 :class:`~wskit.ratelimit.RateLimit` (close 1008 or an error reply), ``idle_timeout`` (close
 1008 "idle timeout") and ``max_lifespan`` (close 1001 "connection lifespan ended").
 
+:class:`RouteOptions` lists every option once; ``App``, ``Route``, ``add_route``,
+``@app.websocket`` and the Starlette route all take it as keyword arguments.
+
 Every check reads the handshake defensively: header bytes are decoded as Latin-1 (which never
 fails) and anything a server could put in the scope that does not fit is treated as absent or
 invalid, so hostile handshake data never raises out of wskit before accept.
@@ -28,21 +31,23 @@ invalid, so hostile handshake data never raises out of wskit before accept.
 
 from __future__ import annotations
 
+import copy
 import enum
 import ipaddress
 import math
 import string
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypedDict, Unpack
 
 from .codecs import JSON, Codec
-from .connection import DEFAULT_LIMITS
 from .exceptions import Denied
+from .limits import DEFAULT_LIMITS
 from .ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from ._types import Scope
-    from .connection import Limits, WebSocket
+    from .connection import WebSocket
+    from .limits import Limits
 
 __all__ = [
     "INHERIT",
@@ -51,8 +56,9 @@ __all__ = [
     "Inherit",
     "OriginPolicy",
     "OverloadPolicy",
-    "RoutePolicies",
+    "RouteOptions",
     "SubprotocolPolicy",
+    "check_options",
     "parse_origin",
 ]
 
@@ -277,54 +283,67 @@ class SubprotocolPolicy:
         return f"SubprotocolPolicy({list(self.names)!r}, require={self.require})"
 
 
-class RoutePolicies:
-    """Per-route overrides of the app's handshake settings.
+class RouteOptions(TypedDict, total=False):
+    """The options of one WebSocket endpoint: its handshake checks, guards, codec and limits.
 
-    Every field defaults to :data:`INHERIT` (use the app's setting); ``None`` turns a policy off
-    for the route. The app builds one from the keyword arguments of ``@app.websocket(...)``,
-    ``app.add_route(...)`` and ``Route(...)``.
+    One list for every place that configures an endpoint: ``App(...)`` takes them as the
+    settings of all its routes; ``Route(...)``, ``app.add_route(...)`` and
+    ``@app.websocket(...)`` take them as overrides for one route; and the Starlette route and
+    endpoint of :mod:`wskit.contrib.starlette` take them for themselves. Every option is
+    keyword-only and optional: an option not given (or given as :data:`INHERIT`) keeps the
+    setting below it (the app's for a route, else the default), and ``None`` turns a policy
+    off. The policies cost nothing where they are off.
+
+    Attributes:
+        origins: Allowed ``Origin`` values: an :class:`OriginPolicy`, or a list of origins
+            (a handshake without ``Origin`` is then refused). Refused: 403. Default ``None``:
+            no check.
+        authenticate: ``async def authenticate(ws) -> identity | None``; the identity goes to
+            ``ws.state.user``, ``None`` refuses with 401, and raising
+            :class:`~wskit.exceptions.Denied` picks another status. Default ``None``.
+        subprotocols: The subprotocols spoken: a :class:`SubprotocolPolicy`, a list of names,
+            or a mapping of names to the codec each selects. Default ``None``: no subprotocol
+            is chosen.
+        require_subprotocol: Refuse (400) a client that offers none of ``subprotocols``
+            (used when ``subprotocols`` is not already a policy). Default ``False``.
+        codec: The connections' codec unless a subprotocol selects another. Default
+            :data:`~wskit.codecs.JSON`.
+        limits: The connections' :class:`~wskit.limits.Limits`. Default (and ``None``):
+            ``Limits()``'s defaults.
+        rate_limit: A per-connection :class:`~wskit.ratelimit.RateLimit` on inbound messages
+            and bytes: over it, close 1008 ("rate limit exceeded") or, with
+            ``on_exceed="reply"``, a ``rate_limited`` error reply and the message dropped.
+            Default ``None``: no limit.
+        idle_timeout: Close with 1008 ("idle timeout") when a receive of the handler waits
+            this many seconds for the client. Default ``None``: no deadline.
+        max_lifespan: Close with 1001 ("connection lifespan ended") this many seconds after the
+            handler starts; the handler then has ``Limits.close_timeout`` seconds to return
+            before it is cancelled. Default ``None``: connections may last forever.
     """
 
-    __slots__ = (
-        "authenticate",
-        "codec",
-        "idle_timeout",
-        "limits",
-        "max_lifespan",
-        "origins",
-        "rate_limit",
-        "require_subprotocol",
-        "subprotocols",
-    )
+    origins: OriginPolicy | Sequence[str] | None | Inherit
+    authenticate: Authenticate | None | Inherit
+    subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit
+    require_subprotocol: bool | Inherit
+    codec: Codec | Inherit
+    limits: Limits | None | Inherit
+    rate_limit: RateLimit | None | Inherit
+    idle_timeout: float | None | Inherit
+    max_lifespan: float | None | Inherit
 
-    def __init__(
-        self,
-        *,
-        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
-        authenticate: Authenticate | None | Inherit = INHERIT,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
-            INHERIT
-        ),
-        require_subprotocol: bool | Inherit = INHERIT,
-        codec: Codec | Inherit = INHERIT,
-        limits: Limits | Inherit = INHERIT,
-        rate_limit: RateLimit | None | Inherit = INHERIT,
-        idle_timeout: float | None | Inherit = INHERIT,
-        max_lifespan: float | None | Inherit = INHERIT,
-    ) -> None:
-        self.origins = origins
-        self.authenticate = authenticate
-        self.subprotocols = subprotocols
-        self.require_subprotocol = require_subprotocol
-        self.codec = codec
-        self.limits = limits
-        self.rate_limit = rate_limit
-        self.idle_timeout = idle_timeout
-        self.max_lifespan = max_lifespan
 
-    def inherits_everything(self) -> bool:
-        """Whether no field is overridden."""
-        return all(getattr(self, name) is INHERIT for name in self.__slots__)
+_OPTION_NAMES: Final = RouteOptions.__optional_keys__
+
+
+def check_options(options: Mapping[str, object], owner: str) -> None:
+    """Refuse a keyword that is not a :class:`RouteOptions` key, as a signature would.
+
+    Raises:
+        TypeError: ``owner() got an unexpected keyword argument 'name'``.
+    """
+    for name in options:
+        if name not in _OPTION_NAMES:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
 
 
 def _seconds(name: str, value: float | None) -> float | None:
@@ -360,22 +379,12 @@ class Handshake:
     """The resolved policies and connection settings of one endpoint, built once.
 
     Args:
-        origins: An :class:`OriginPolicy`, a list of origins (missing ``Origin`` refused), or
-            ``None`` (no check).
-        authenticate: The auth hook, or ``None``.
-        subprotocols: A :class:`SubprotocolPolicy`, a list of names, a mapping of names to
-            codecs, or ``None`` (no subprotocol is chosen).
-        require_subprotocol: Used when ``subprotocols`` is not already a policy.
-        codec: The connection's codec unless a subprotocol picks another.
-        limits: The connection's limits.
-        rate_limit: A per-connection :class:`~wskit.ratelimit.RateLimit`, or ``None``.
-        idle_timeout: Close with 1008 when a receive waits this many seconds for the client
-            (``None``: no deadline).
-        max_lifespan: Close with 1001 this many seconds after the handler starts (``None``:
-            connections may last forever).
+        **options: The endpoint's :class:`RouteOptions`; an option not given (or
+            :data:`INHERIT`) takes its default.
 
     Raises:
-        ValueError: A duration is not positive.
+        TypeError: ``rate_limit`` is not a :class:`~wskit.ratelimit.RateLimit`.
+        ValueError: A duration is not positive, or an origin or subprotocol is invalid.
     """
 
     __slots__ = (
@@ -392,87 +401,64 @@ class Handshake:
         "subprotocols",
     )
 
-    def __init__(
-        self,
-        *,
-        origins: OriginPolicy | Sequence[str] | None = None,
-        authenticate: Authenticate | None = None,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
-        require_subprotocol: bool = False,
-        codec: Codec = JSON,
-        limits: Limits = DEFAULT_LIMITS,
-        rate_limit: RateLimit | None = None,
-        idle_timeout: float | None = None,
-        max_lifespan: float | None = None,
-    ) -> None:
-        self.origins = _origin_policy(origins)
-        self.authenticate = authenticate
-        self.subprotocols = _subprotocol_policy(subprotocols, require_subprotocol)
-        self.require_subprotocol = (
-            self.subprotocols.require if self.subprotocols is not None else require_subprotocol
-        )
-        self.codec = codec
-        self.limits = limits
-        self.rate_limit = _rate_limit(rate_limit)
-        self.idle_timeout = _seconds("idle_timeout", idle_timeout)
-        self.max_lifespan = _seconds("max_lifespan", max_lifespan)
+    def __init__(self, **options: Unpack[RouteOptions]) -> None:
+        self.origins: OriginPolicy | None = None
+        self.authenticate: Authenticate | None = None
+        self.subprotocols: SubprotocolPolicy | None = None
+        self.require_subprotocol = False
+        self.codec: Codec = JSON
+        self.limits: Limits = DEFAULT_LIMITS
+        self.rate_limit: RateLimit | None = None
+        self.idle_timeout: float | None = None
+        self.max_lifespan: float | None = None
         #: Whether any check is on; when not, :meth:`check` need not be called at all.
-        self.enabled = self._enabled()
+        self.enabled = False
         #: Whether any guard acts after accept (rate limit, idle timeout, max lifespan); when
         #: not, the connection gets the server's ``receive`` and the handler runs directly.
-        self.guarded = self._guarded()
+        self.guarded = False
+        self._apply(options)
 
-    def override(self, policies: RoutePolicies | None) -> Handshake:
-        """Return this handshake with a route's overrides applied (``self`` when none)."""
-        if policies is None or policies.inherits_everything():
+    def override(self, options: RouteOptions | None) -> Handshake:
+        """Return this handshake with a route's options applied over it (``self`` when none)."""
+        if not options or all(value is INHERIT for value in options.values()):
             return self
-        new = Handshake.__new__(Handshake)
-        new.origins = (
-            self.origins if policies.origins is INHERIT else _origin_policy(policies.origins)
-        )
-        new.authenticate = (
-            self.authenticate if policies.authenticate is INHERIT else policies.authenticate
-        )
-        require = (
-            self.require_subprotocol
-            if policies.require_subprotocol is INHERIT
-            else policies.require_subprotocol
-        )
-        new.require_subprotocol = require
-        if policies.subprotocols is not INHERIT:
-            new.subprotocols = _subprotocol_policy(policies.subprotocols, require)
-        elif self.subprotocols is not None and self.subprotocols.require != require:
-            new.subprotocols = self.subprotocols.replace(require=require)
-        else:
-            new.subprotocols = self.subprotocols
-        new.codec = self.codec if policies.codec is INHERIT else policies.codec
-        new.limits = self.limits if policies.limits is INHERIT else policies.limits
-        new.rate_limit = (
-            self.rate_limit if policies.rate_limit is INHERIT else _rate_limit(policies.rate_limit)
-        )
-        new.idle_timeout = (
-            self.idle_timeout
-            if policies.idle_timeout is INHERIT
-            else _seconds("idle_timeout", policies.idle_timeout)
-        )
-        new.max_lifespan = (
-            self.max_lifespan
-            if policies.max_lifespan is INHERIT
-            else _seconds("max_lifespan", policies.max_lifespan)
-        )
-        new.enabled = new._enabled()
-        new.guarded = new._guarded()
+        new = copy.copy(self)
+        new._apply(options)
         return new
 
-    def _enabled(self) -> bool:
-        return (
+    def _apply(self, options: RouteOptions) -> None:
+        """Set every option given (not :data:`INHERIT`), validated, and recompute the flags."""
+        if (origins := options.get("origins", INHERIT)) is not INHERIT:
+            self.origins = _origin_policy(origins)
+        if (authenticate := options.get("authenticate", INHERIT)) is not INHERIT:
+            self.authenticate = authenticate
+        if (require := options.get("require_subprotocol", INHERIT)) is not INHERIT:
+            self.require_subprotocol = require
+        policy = self.subprotocols
+        if (subprotocols := options.get("subprotocols", INHERIT)) is not INHERIT:
+            policy = _subprotocol_policy(subprotocols, self.require_subprotocol)
+        elif policy is not None and policy.require != self.require_subprotocol:
+            policy = policy.replace(require=self.require_subprotocol)
+        self.subprotocols = policy
+        if policy is not None:
+            # A SubprotocolPolicy given as such keeps its own ``require``.
+            self.require_subprotocol = policy.require
+        if (codec := options.get("codec", INHERIT)) is not INHERIT:
+            self.codec = codec
+        if (limits := options.get("limits", INHERIT)) is not INHERIT:
+            self.limits = DEFAULT_LIMITS if limits is None else limits
+        if (rate_limit := options.get("rate_limit", INHERIT)) is not INHERIT:
+            self.rate_limit = _rate_limit(rate_limit)
+        if (idle_timeout := options.get("idle_timeout", INHERIT)) is not INHERIT:
+            self.idle_timeout = _seconds("idle_timeout", idle_timeout)
+        if (max_lifespan := options.get("max_lifespan", INHERIT)) is not INHERIT:
+            self.max_lifespan = _seconds("max_lifespan", max_lifespan)
+        self.enabled = (
             self.origins is not None
             or self.subprotocols is not None
             or self.authenticate is not None
         )
-
-    def _guarded(self) -> bool:
-        return (
+        self.guarded = (
             self.rate_limit is not None
             or self.idle_timeout is not None
             or self.max_lifespan is not None

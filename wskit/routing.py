@@ -19,28 +19,19 @@ removed (the part a parent app consumed when it mounted this one), never a URL r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor
 from starlette.routing import PARAM_REGEX, compile_path
 
-from .policies import (
-    INHERIT,
-    Authenticate,
-    Inherit,
-    OriginPolicy,
-    RoutePolicies,
-    SubprotocolPolicy,
-)
+from .policies import RouteOptions, check_options
 
 if TYPE_CHECKING:
     from re import Pattern
 
     from ._types import ASGIApp, Scope
-    from .codecs import Codec
-    from .connection import Limits, WebSocket
-    from .ratelimit import RateLimit
+    from .connection import WebSocket
 
 __all__ = ["Handler", "Mount", "Route", "RouteTable", "route_path"]
 
@@ -90,17 +81,10 @@ class Route:
             ``/files/{rest:path}``, ``/items/{key:uuid}``, ``/scores/{value:float}``.
         handler: ``async def handler(ws)`` or any callable taking a wskit ``WebSocket``.
         name: A name for the route (default: the handler's ``__name__``).
-        origins: Overrides the app's ``origins`` (``None``: no check on this route).
-        authenticate: Overrides the app's ``authenticate`` (``None``: no authentication).
-        subprotocols: Overrides the app's ``subprotocols`` (``None``: no subprotocol).
-        require_subprotocol: Overrides the app's ``require_subprotocol``.
-        codec: Overrides the app's ``codec``.
-        limits: Overrides the app's ``limits``.
-        rate_limit: Overrides the app's ``rate_limit`` (``None``: no limit on this route).
-        idle_timeout: Overrides the app's ``idle_timeout``.
-        max_lifespan: Overrides the app's ``max_lifespan``.
-
-    Every override defaults to :data:`~wskit.policies.INHERIT`: the app's setting.
+        **options: Overrides of the app's :class:`~wskit.policies.RouteOptions` (``origins``,
+            ``authenticate``, ``subprotocols``, ``require_subprotocol``, ``codec``, ``limits``,
+            ``rate_limit``, ``idle_timeout``, ``max_lifespan``) for this route. An option not
+            given keeps the app's setting; ``None`` turns a policy off on this route.
 
     Attributes:
         path: The template as given.
@@ -109,8 +93,10 @@ class Route:
         param_names: The parameter names, in template order.
         convertors: Parameter name to Starlette ``Convertor``.
         path_format: The template with convertor suffixes removed (``/users/{id}``).
+        options: The overrides given, resolved against the app's settings at registration.
 
     Raises:
+        TypeError: If an option is not a :class:`~wskit.policies.RouteOptions` key.
         ValueError: If the path does not start with ``/``, names an unknown convertor, or
             repeats a parameter name.
     """
@@ -119,10 +105,10 @@ class Route:
         "convertors",
         "handler",
         "name",
+        "options",
         "param_names",
         "path",
         "path_format",
-        "policies",
         "regex",
     )
 
@@ -132,37 +118,17 @@ class Route:
         handler: Handler,
         *,
         name: str | None = None,
-        origins: OriginPolicy | Sequence[str] | None | Inherit = INHERIT,
-        authenticate: Authenticate | None | Inherit = INHERIT,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None | Inherit = (
-            INHERIT
-        ),
-        require_subprotocol: bool | Inherit = INHERIT,
-        codec: Codec | Inherit = INHERIT,
-        limits: Limits | Inherit = INHERIT,
-        rate_limit: RateLimit | None | Inherit = INHERIT,
-        idle_timeout: float | None | Inherit = INHERIT,
-        max_lifespan: float | None | Inherit = INHERIT,
+        **options: Unpack[RouteOptions],
     ) -> None:
         if not callable(handler):
             raise TypeError(f"a route handler must be callable, got {handler!r}")
+        check_options(options, "Route")
         self.regex, self.path_format, self.convertors = _compile(path)
         self.path = path
         self.handler = handler
         self.name: str = name if name is not None else _handler_name(handler)
         self.param_names: tuple[str, ...] = tuple(self.convertors)
-        #: The per-route overrides, resolved against the app's settings at registration.
-        self.policies = RoutePolicies(
-            origins=origins,
-            authenticate=authenticate,
-            subprotocols=subprotocols,
-            require_subprotocol=require_subprotocol,
-            codec=codec,
-            limits=limits,
-            rate_limit=rate_limit,
-            idle_timeout=idle_timeout,
-            max_lifespan=max_lifespan,
-        )
+        self.options: RouteOptions = options
 
     def match(self, path: str) -> dict[str, Any] | None:
         """Return the converted path parameters if ``path`` fits the template, else ``None``."""

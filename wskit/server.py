@@ -23,8 +23,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 import anyio
 import anyio.abc
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Listening",
     "ServeKwargs",
+    "ServeOptions",
     "ServerOptions",
     "Worker",
     "check_multiprocess_safety",
@@ -86,7 +88,14 @@ class Listening:
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """Every serving option, as one picklable value (worker processes receive it)."""
+    """Every serving option, as one picklable value (worker processes receive it).
+
+    The fields are the keywords of :func:`serve`: ``host``, ``port``, ``worker``, ``workers``
+    and the :class:`ServeOptions` (documented there), with the same defaults.
+
+    Raises:
+        ValueError: If an option is out of range.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -100,7 +109,7 @@ class ServerOptions:
     access_log: bool = False
     log_level: str = "info"
     backlog: int = 2048
-    hypercorn: dict[str, Any] = field(default_factory=dict)
+    hypercorn: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.worker not in WORKERS:
@@ -129,14 +138,30 @@ class ServerOptions:
         return self.drain_timeout + DRAIN_GRACE
 
 
-class ServeKwargs(TypedDict, total=False):
-    """The keyword arguments :func:`serve` accepts besides ``app`` (used by CLI commands)."""
+class ServeOptions(TypedDict, total=False):
+    """The serving options :func:`serve` and :func:`serve_async` share, as keyword arguments.
 
-    host: str
-    port: int
+    Attributes:
+        uds: Bind this unix socket path instead of ``host``/``port``.
+        max_message_size: hypercorn's ``websocket_max_message_size`` (bytes for binary,
+            characters for text); hypercorn closes with 1009. ``None`` disables it. Default
+            1 MiB.
+        ping_interval: hypercorn's ``websocket_ping_interval`` in seconds (pings only:
+            hypercorn does not time out a peer that never answers). Default ``None``.
+        graceful_timeout: Seconds hypercorn waits for connections after the drain. Default 10.
+        drain_timeout: Seconds the app's drain may take, passed as ``shutdown(timeout=...)``;
+            ``None`` (the default) leaves the app's own default (``wskit.App``: its
+            ``drain_timeout``).
+        access_log: Log one line per request/handshake to stdout. Default ``False``.
+        log_level: hypercorn's log level. Default ``"info"``.
+        backlog: The listen backlog. Default 2048.
+        hypercorn: Any other ``hypercorn.config.Config`` attribute, by name
+            (``{"keep_alive_timeout": 5}``); an unknown name is a ``TypeError``. For
+            compatibility, any other keyword argument of :func:`serve` or :func:`serve_async`
+            is taken as one too.
+    """
+
     uds: str | None
-    worker: Worker
-    workers: int
     max_message_size: int | None
     ping_interval: float | None
     graceful_timeout: float
@@ -144,6 +169,40 @@ class ServeKwargs(TypedDict, total=False):
     access_log: bool
     log_level: str
     backlog: int
+    hypercorn: Mapping[str, object]
+
+
+class ServeKwargs(ServeOptions, total=False):
+    """Every keyword argument of :func:`serve` besides ``app`` and ``on_ready`` (for CLI commands).
+
+    Attributes:
+        host: Interface to bind.
+        port: TCP port; ``0`` picks a free one.
+        worker: ``"asyncio"``, ``"uvloop"`` (needs uvloop) or ``"trio"``.
+        workers: Number of worker processes sharing the listening socket.
+    """
+
+    host: str
+    port: int
+    worker: Worker
+    workers: int
+
+
+def _server_options(options: Mapping[str, Any], **given: Any) -> ServerOptions:
+    """Build the :class:`ServerOptions` of a :func:`serve` or :func:`serve_async` call.
+
+    A keyword that is not a :class:`ServeOptions` key goes to hypercorn, as before there was a
+    ``hypercorn`` option.
+    """
+    hypercorn: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "hypercorn":
+            hypercorn.update(value)
+        elif name in ServeOptions.__optional_keys__:
+            given[name] = value
+        else:
+            hypercorn[name] = value
+    return ServerOptions(**given, hypercorn=hypercorn)
 
 
 def configure_logging(level: str = "info") -> None:
@@ -291,18 +350,10 @@ async def serve_async(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
-    uds: str | None = None,
-    max_message_size: int | None = 2**20,
-    ping_interval: float | None = None,
-    graceful_timeout: float = 10.0,
-    drain_timeout: float | None = None,
-    access_log: bool = False,
-    log_level: str = "info",
-    backlog: int = 2048,
     stop: anyio.Event | None = None,
     install_signal_handlers: bool = True,
     task_status: anyio.abc.TaskStatus[Listening] = anyio.TASK_STATUS_IGNORED,
-    **hypercorn_options: object,
+    **options: Unpack[ServeOptions],
 ) -> None:
     """Serve ``app`` on hypercorn inside the running anyio event loop (asyncio or trio).
 
@@ -318,38 +369,19 @@ async def serve_async(
             before hypercorn stops (``wskit.App`` closes every connection with 1001).
         host: Interface to bind.
         port: TCP port; ``0`` picks a free one (see ``task_status``).
-        uds: Bind this unix socket path instead of ``host``/``port``.
-        max_message_size: hypercorn's ``websocket_max_message_size`` (bytes for binary,
-            characters for text); hypercorn closes with 1009. ``None`` disables it.
-        ping_interval: hypercorn's ``websocket_ping_interval`` in seconds (pings only:
-            hypercorn does not time out a peer that never answers).
-        graceful_timeout: Seconds hypercorn waits for connections after the drain.
-        drain_timeout: Seconds the app's drain may take, passed as ``shutdown(timeout=...)``;
-            ``None`` leaves the app's own default (``wskit.App``: its ``drain_timeout``).
-        access_log: Log one line per request/handshake to stdout.
-        log_level: hypercorn's log level.
-        backlog: The listen backlog.
         stop: Set it to stop the server gracefully.
         install_signal_handlers: Drain on SIGINT/SIGTERM (main thread only).
         task_status: Receives the :class:`Listening` value.
-        **hypercorn_options: Any other ``hypercorn.config.Config`` attribute.
+        **options: The :class:`ServeOptions` (``uds``, ``max_message_size``,
+            ``ping_interval``, ``graceful_timeout``, ``drain_timeout``, ``access_log``,
+            ``log_level``, ``backlog``, ``hypercorn``).
+
+    Raises:
+        ValueError: On an invalid option.
     """
-    options = ServerOptions(
-        host=host,
-        port=port,
-        uds=uds,
-        max_message_size=max_message_size,
-        ping_interval=ping_interval,
-        graceful_timeout=graceful_timeout,
-        drain_timeout=drain_timeout,
-        access_log=access_log,
-        log_level=log_level,
-        backlog=backlog,
-        hypercorn=dict(hypercorn_options),
-    )
     await _serve_with_options(
         app,
-        options,
+        _server_options(options, host=host, port=port),
         stop=stop,
         install_signal_handlers=install_signal_handlers,
         task_status=task_status,
@@ -464,16 +496,8 @@ def serve(
     *,
     worker: Worker = "asyncio",
     workers: int = 1,
-    uds: str | None = None,
-    max_message_size: int | None = 2**20,
-    ping_interval: float | None = None,
-    graceful_timeout: float = 10.0,
-    drain_timeout: float | None = None,
-    access_log: bool = False,
-    log_level: str = "info",
-    backlog: int = 2048,
     on_ready: Callable[[Listening], object] | None = None,
-    **hypercorn_options: object,
+    **options: Unpack[ServeOptions],
 ) -> None:
     """Serve ``app`` on hypercorn until SIGINT/SIGTERM, then drain and return.
 
@@ -486,41 +510,20 @@ def serve(
         workers: Number of worker processes sharing the listening socket. With more than
             one, objects marked ``is_process_local`` (the in-memory pub/sub backend) are
             reported by :func:`check_multiprocess_safety`.
-        uds: Bind this unix socket path instead of ``host``/``port``.
-        max_message_size: hypercorn's ``websocket_max_message_size``; ``None`` disables it.
-        ping_interval: hypercorn's ``websocket_ping_interval`` in seconds.
-        graceful_timeout: Seconds hypercorn waits for connections after the drain.
-        drain_timeout: Seconds the app's drain may take, passed as ``shutdown(timeout=...)``;
-            ``None`` leaves the app's own default (``wskit.App``: its ``drain_timeout``).
-        access_log: Log one line per request/handshake to stdout.
-        log_level: hypercorn's log level.
-        backlog: The listen backlog.
         on_ready: Called with a :class:`Listening` once the sockets accept connections.
-        **hypercorn_options: Any other ``hypercorn.config.Config`` attribute.
+        **options: The :class:`ServeOptions` (``uds``, ``max_message_size``,
+            ``ping_interval``, ``graceful_timeout``, ``drain_timeout``, ``access_log``,
+            ``log_level``, ``backlog``, ``hypercorn``), as for :func:`serve_async`.
 
     Raises:
         ValueError: On an invalid option, or ``workers > 1`` with an app object.
         RuntimeError: If ``worker="uvloop"`` and uvloop is not installed.
     """
-    options = ServerOptions(
-        host=host,
-        port=port,
-        uds=uds,
-        worker=worker,
-        workers=workers,
-        max_message_size=max_message_size,
-        ping_interval=ping_interval,
-        graceful_timeout=graceful_timeout,
-        drain_timeout=drain_timeout,
-        access_log=access_log,
-        log_level=log_level,
-        backlog=backlog,
-        hypercorn=dict(hypercorn_options),
-    )
+    resolved = _server_options(options, host=host, port=port, worker=worker, workers=workers)
     if workers > 1:
         if not isinstance(app, str):
             raise ValueError("workers > 1 needs the app as an import string 'module:attr'")
-        exitcode = serve_workers(app, options, on_ready=on_ready)
+        exitcode = serve_workers(app, resolved, on_ready=on_ready)
         if exitcode:
             raise RuntimeError(f"a worker process exited with status {exitcode}")
         return
@@ -528,11 +531,11 @@ def serve(
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            listening = await tg.start(_serve_one, asgi_app, options)
+            listening = await tg.start(_serve_one, asgi_app, resolved)
             if on_ready is not None:
                 on_ready(listening)
 
-    _run_loop(options, main)
+    _run_loop(resolved, main)
 
 
 def serve_workers(

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from wskit import App, Limits, Registry, WebSocket
+from wskit import App, Limits, RateLimit, Registry, WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 
 
@@ -45,6 +45,8 @@ app = Starlette(
             registry=registry,
             origins=["https://chat.example.com"],
             limits=Limits(max_message_size=64 * 1024),
+            rate_limit=RateLimit(messages_per_second=20, burst_messages=40),  # else close 1008
+            idle_timeout=300,  # a silent client is closed with 1008
         ),
     ],
     lifespan=lifespan,

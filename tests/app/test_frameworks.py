@@ -34,6 +34,8 @@ from wskit.codecs import JSON, MSGPACK
 from wskit.connection import WebSocket
 from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
+from wskit.policies import RouteOptions
+from wskit.ratelimit import RateLimit
 from wskit.testing import TestClient, WebSocketDenied
 
 
@@ -212,6 +214,21 @@ async def test_starlette_drain_through_a_registry(records: Records) -> None:
 def test_endpoint_rejects_non_callables() -> None:
     with pytest.raises(TypeError):
         Endpoint("nope")  # type: ignore[arg-type]
+
+
+# -- Starlette routes take the App's options ----------------------------------------------------
+# The guards' close codes through these routes are tested in tests/reliability/test_guards.py.
+
+
+def test_starlette_route_resolves_options_like_an_app_route() -> None:
+    options: RouteOptions = {"idle_timeout": 5, "rate_limit": RateLimit(10), "codec": MSGPACK}
+    route = WebSocketRoute("/ws", echo, **options)
+    handshake = route.wskit_endpoint.handshake
+    assert (handshake.idle_timeout, handshake.codec) == (5.0, MSGPACK)
+    assert route.wskit_endpoint.spec.guards is not None
+    assert WebSocketRoute("/ws", echo).wskit_endpoint.spec.guards is None
+    with pytest.raises(ValueError, match="max_lifespan"):
+        WebSocketRoute("/ws", echo, max_lifespan=0)
 
 
 # -- Litestar -----------------------------------------------------------------------------------

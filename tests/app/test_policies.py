@@ -15,9 +15,10 @@ from wskit.codecs import JSON, MSGPACK
 from wskit.connection import WebSocket
 from wskit.exceptions import Denied, WebSocketDisconnect
 from wskit.policies import (
+    INHERIT,
     Handshake,
     OriginPolicy,
-    RoutePolicies,
+    RouteOptions,
     SubprotocolPolicy,
     parse_origin,
 )
@@ -527,17 +528,22 @@ def test_handshake_resolution() -> None:
     assert base.enabled
     assert base.require_subprotocol
     assert base.override(None) is base
-    assert base.override(RoutePolicies()) is base
-    same = base.override(RoutePolicies(authenticate=None))
+    assert base.override(RouteOptions()) is base
+    assert base.override(RouteOptions(origins=INHERIT, codec=INHERIT)) is base
+    same = base.override(RouteOptions(authenticate=None))
     assert same.origins is base.origins
     assert same.subprotocols is base.subprotocols
     assert same.codec is MSGPACK
     assert same.enabled
-    off = base.override(RoutePolicies(origins=None, subprotocols=None, codec=JSON))
+    off = base.override(RouteOptions(origins=None, subprotocols=None, codec=JSON))
     assert not off.enabled
     assert off.codec is JSON
-    relaxed = base.override(RoutePolicies(require_subprotocol=False))
+    relaxed = base.override(RouteOptions(require_subprotocol=False))
     assert relaxed.subprotocols is not None
     assert not relaxed.subprotocols.require
+    assert not relaxed.require_subprotocol
+    assert base.require_subprotocol  # an override never changes its base
     assert not Handshake().enabled
+    assert Handshake(limits=None).limits is Handshake().limits
+    assert Handshake(codec=INHERIT).codec is JSON
     logging.getLogger("wskit").debug("resolved")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from tests.app.conftest import echo, rewrite_scope
 from wskit._types import Receive, Scope, Send
 from wskit.app import App
 from wskit.connection import WebSocket
+from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.routing import Mount, Route, RouteTable, route_path
 from wskit.testing import TestClient, WebSocketDenied
 
@@ -80,8 +82,8 @@ def test_route_attributes() -> None:
     assert route.param_names == ("id", "name")
     assert set(route.convertors) == {"id", "name"}
     assert route.path_format == "/u/{id}/{name}"
-    assert route.policies.inherits_everything()
-    assert not Route("/o", handler, origins=None).policies.inherits_everything()
+    assert route.options == {}
+    assert Route("/o", handler, origins=None).options == {"origins": None}
     assert repr(route) == "Route(path='/u/{id:int}/{name}', name='handler')"
     assert Route("/v", ViewLike()).name == "ViewLike"
     assert Route("/n", handler, name="custom").name == "custom"
@@ -110,6 +112,23 @@ def test_bad_templates(template: str, error: type[Exception]) -> None:
 def test_bad_handler() -> None:
     with pytest.raises(TypeError):
         Route("/x", "not callable")  # type: ignore[arg-type]
+
+
+def test_unknown_options_are_refused_where_they_are_given() -> None:
+    """``**options`` still refuses a misspelt keyword at once, as a signature would."""
+    app = App()
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("Route", lambda: Route("/x", handler, idle_timout=1)),  # type: ignore[call-arg]
+        ("Route", lambda: app.add_route("/x", handler, origin=[])),  # type: ignore[call-arg]
+        ("websocket", lambda: app.websocket("/x", ratelimit=None)),  # type: ignore[call-arg]
+        ("App", lambda: App(max_lifetime=1)),  # type: ignore[call-arg]
+        ("Endpoint", lambda: Endpoint(handler, codecs=None)),  # type: ignore[call-arg]
+        ("WebSocketRoute", lambda: WebSocketRoute("/x", handler, auth=None)),  # type: ignore[call-arg]
+    ]
+    for owner, call in calls:
+        with pytest.raises(TypeError, match=rf"^{owner}\(\) got an unexpected keyword argument"):
+            call()
+    assert app.routes == ()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ address, for the restart tests.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
@@ -145,11 +146,11 @@ class RedisProcess:
         self.process = None
 
 
-@pytest.fixture
-def redis_process() -> Iterator[RedisProcess]:
-    """A dedicated redis-server for one test (it may kill and restart it)."""
+@contextlib.contextmanager
+def running_redis(*, cluster: bool = False, unix: bool = False) -> Iterator[RedisProcess]:
+    """A started :class:`RedisProcess` in a temporary directory, stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="wskit-redis-") as tmp:
-        server = RedisProcess(Path(tmp))
+        server = RedisProcess(Path(tmp), cluster=cluster, unix=unix)
         server.start()
         try:
             yield server
@@ -157,28 +158,32 @@ def redis_process() -> Iterator[RedisProcess]:
             server.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """One redis-server (unix socket) shared by the contract tests; prefixes keep them apart."""
-    with tempfile.TemporaryDirectory(prefix="wskit-redis-") as tmp:
-        server = RedisProcess(Path(tmp), unix=True)
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
+@pytest.fixture
+def redis_process() -> Iterator[RedisProcess]:
+    """A dedicated redis-server for one test (it may kill and restart it)."""
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
-def redis_cluster_url() -> Iterator[str]:
-    """A one-node Redis Cluster (all slots), for sharded pub/sub."""
-    with tempfile.TemporaryDirectory(prefix="wskit-redis-cluster-") as tmp:
-        server = RedisProcess(Path(tmp), cluster=True)
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
+def redis_url() -> Iterator[Callable[[bool], str]]:
+    """``redis_url(sharded)``: the URL of a redis-server shared by the contract tests.
+
+    One plain server (unix socket) and one one-node Redis Cluster owning all slots (for sharded
+    pub/sub), each started on first use and stopped at the end of the session; prefixes keep
+    the tests apart.
+    """
+    servers: dict[bool, RedisProcess] = {}
+    with contextlib.ExitStack() as stack:
+
+        def url(sharded: bool) -> str:
+            if sharded not in servers:
+                servers[sharded] = stack.enter_context(
+                    running_redis(cluster=sharded, unix=not sharded)
+                )
+            return servers[sharded].url
+
+        yield url
 
 
 def unique_prefix() -> str:
@@ -201,7 +206,7 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_backend(backend_kind: str, request: pytest.FixtureRequest) -> BackendFactory:
+def make_backend(backend_kind: str, redis_url: Callable[[bool], str]) -> BackendFactory:
     """Build backends that reach each other (one broker, or one Redis and one prefix)."""
     if backend_kind == "memory":
         broker = MemoryBroker()
@@ -211,7 +216,7 @@ def make_backend(backend_kind: str, request: pytest.FixtureRequest) -> BackendFa
 
         return memory
     sharded = backend_kind == "redis-sharded"
-    url = request.getfixturevalue("redis_cluster_url" if sharded else "redis_url")
+    url = redis_url(sharded)
     prefix = unique_prefix()
 
     def redis(**options: Any) -> Backend:

@@ -8,25 +8,30 @@ The documented codes (docs/topics/close-codes.md), the same as the operation rou
   error envelope (code ``rate_limited``) and the message dropped.
 
 Every guard is checked for leftovers: the task count returns to its value before the
-connection, and nothing is logged at ERROR.
+connection, and nothing is logged at ERROR. The main cases run three ways: on an App route, on
+a ``wskit.contrib.starlette.WebSocketRoute`` and on a bare ``Endpoint`` in a real Starlette app,
+which take the same options and must end connections with the same codes.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Unpack
 
 import anyio
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute as StarletteWebSocketRoute
 
 from tests._services import timeout
 from wskit._guard import Guard
-from wskit._types import Receive, Scope, Send
-from wskit.app import App
+from wskit._types import ASGIApp, Receive, Scope, Send
+from wskit.app import App, Registry
 from wskit.connection import Limits, WebSocket
+from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
 from wskit.operations import OperationRouter
-from wskit.policies import Handshake, RoutePolicies
+from wskit.policies import Handshake, RouteOptions
 from wskit.ratelimit import RateLimit, TokenBucket, message_size
 from wskit.testing import TestClient, WebSocketTestSession
 
@@ -38,12 +43,20 @@ IDLE = timeout(0.1)
 LIFESPAN = timeout(0.3)
 
 
-def echo_app(**options: Any) -> tuple[App, list[tuple[int, str]]]:
-    """An App whose ``/ws`` echoes text and records the disconnect its handler saw."""
-    app = App(**options)
+#: Where the guards are configured: an App route, a Starlette route, a bare Endpoint in
+#: Starlette. All three resolve the same RouteOptions through the same code.
+KINDS = pytest.mark.parametrize("kind", ["app", "starlette", "endpoint"])
+
+
+def echo_app(
+    kind: str = "app", **options: Unpack[RouteOptions]
+) -> tuple[ASGIApp, list[tuple[int, str]]]:
+    """An app whose ``/ws`` echoes text and records the disconnect its handler saw.
+
+    ``/open`` runs the same handler with every guard off.
+    """
     seen: list[tuple[int, str]] = []
 
-    @app.websocket("/ws")
     async def echo(ws: WebSocket) -> None:
         await ws.accept()
         try:
@@ -52,10 +65,21 @@ def echo_app(**options: Any) -> tuple[App, list[tuple[int, str]]]:
         except WebSocketDisconnect as exc:
             seen.append((exc.code, exc.reason))
 
-    @app.websocket("/open", idle_timeout=None, max_lifespan=None, rate_limit=None)
-    async def unguarded(ws: WebSocket) -> None:
-        await echo(ws)
-
+    if kind == "starlette":
+        return Starlette(
+            routes=[WebSocketRoute("/ws", echo, **options), WebSocketRoute("/open", echo)]
+        ), seen
+    if kind == "endpoint":
+        registry = Registry()
+        return Starlette(
+            routes=[
+                StarletteWebSocketRoute("/ws", Endpoint(echo, registry=registry, **options)),
+                StarletteWebSocketRoute("/open", Endpoint(echo, registry=registry)),
+            ]
+        ), seen
+    app = App(**options)
+    app.add_route("/ws", echo)
+    app.add_route("/open", echo, idle_timeout=None, max_lifespan=None, rate_limit=None)
     return app, seen
 
 
@@ -71,8 +95,9 @@ async def closed_with(conn: WebSocketTestSession) -> tuple[int, str]:
 # -- idle timeout and heartbeats (case 9) ------------------------------------------------------
 
 
-async def test_idle_timeout_closes_1008_and_wakes_the_handler(records: Records) -> None:
-    app, seen = echo_app(idle_timeout=IDLE)
+@KINDS
+async def test_idle_timeout_closes_1008_and_wakes_the_handler(records: Records, kind: str) -> None:
+    app, seen = echo_app(kind, idle_timeout=IDLE)
     before = count_tasks()
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         await conn.send_text("hello")
@@ -132,8 +157,9 @@ async def test_idle_timeout_reaches_an_operation_router() -> None:
     assert await settled_tasks(before) == before
 
 
-async def test_route_override_turns_the_guards_off() -> None:
-    app, seen = echo_app(idle_timeout=IDLE, max_lifespan=IDLE)
+@KINDS
+async def test_route_override_turns_the_guards_off(kind: str) -> None:
+    app, seen = echo_app(kind, idle_timeout=IDLE, max_lifespan=IDLE)
     async with TestClient(app) as client, client.websocket_connect("/open") as conn:
         await anyio.sleep(3 * IDLE)
         await conn.send_text("still here")
@@ -144,10 +170,11 @@ async def test_route_override_turns_the_guards_off() -> None:
 # -- max lifespan (case 9) -------------------------------------------------------------------
 
 
+@KINDS
 async def test_max_lifespan_closes_1001_and_its_timer_ends_with_the_connection(
-    records: Records,
+    records: Records, kind: str
 ) -> None:
-    app, seen = echo_app(max_lifespan=LIFESPAN)
+    app, seen = echo_app(kind, max_lifespan=LIFESPAN)
     before = count_tasks()
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         await conn.send_text("hello")
@@ -268,18 +295,19 @@ def test_guard_configuration() -> None:
     base = Handshake(idle_timeout=5, rate_limit=RateLimit(10))
     assert base.guarded
     assert not base.enabled
-    off = base.override(RoutePolicies(idle_timeout=None, rate_limit=None))
+    off = base.override(RouteOptions(idle_timeout=None, rate_limit=None))
     assert not off.guarded
-    assert base.override(RoutePolicies(max_lifespan=2)).max_lifespan == 2.0
-    assert base.override(RoutePolicies(max_lifespan=2)).idle_timeout == 5.0
+    assert base.override(RouteOptions(max_lifespan=2)).max_lifespan == 2.0
+    assert base.override(RouteOptions(max_lifespan=2)).idle_timeout == 5.0
     assert not Handshake().guarded
 
 
 # -- rate limit (case 12) --------------------------------------------------------------------
 
 
-async def test_rate_limit_close_policy(records: Records) -> None:
-    app, seen = echo_app(rate_limit=RateLimit(1, burst_messages=3))
+@KINDS
+async def test_rate_limit_close_policy(records: Records, kind: str) -> None:
+    app, seen = echo_app(kind, rate_limit=RateLimit(1, burst_messages=3))
     before = count_tasks()
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         for n in range(5):
@@ -291,8 +319,11 @@ async def test_rate_limit_close_policy(records: Records) -> None:
     assert records.errors == []
 
 
-async def test_rate_limit_reply_policy_drops_the_message_and_keeps_the_connection() -> None:
-    app, seen = echo_app(rate_limit=RateLimit(2, burst_messages=2, on_exceed="reply"))
+@KINDS
+async def test_rate_limit_reply_policy_drops_the_message_and_keeps_the_connection(
+    kind: str,
+) -> None:
+    app, seen = echo_app(kind, rate_limit=RateLimit(2, burst_messages=2, on_exceed="reply"))
     async with TestClient(app) as client, client.websocket_connect("/ws") as conn:
         for n in range(4):
             await conn.send_text(f"m{n}")

@@ -6,7 +6,9 @@ asyncio or trio worker accordingly) and the client is the anyio + wsproto ``RawC
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import inspect
 import logging
 import os
 import signal
@@ -24,7 +26,18 @@ import wskit.server
 from tests._services import raw_ws_connect, timeout
 from tests.integration.apps import make_app
 from wskit.app import App
-from wskit.server import Listening, ServerOptions, _drain, _hypercorn_config, load_app, serve
+from wskit.cli import SERVER_OPTIONS
+from wskit.server import (
+    Listening,
+    ServeKwargs,
+    ServeOptions,
+    ServerOptions,
+    _drain,
+    _hypercorn_config,
+    _server_options,
+    load_app,
+    serve,
+)
 from wskit.server import serve_async as serve_async
 
 pytestmark = pytest.mark.integration
@@ -79,6 +92,40 @@ def test_hypercorn_config_mapping() -> None:
     assert _hypercorn_config(ServerOptions(uds="/tmp/x.sock")).bind == ["unix:/tmp/x.sock"]
     with pytest.raises(TypeError, match="unknown hypercorn option 'nope'"):
         _hypercorn_config(ServerOptions(hypercorn={"nope": 1}))
+
+
+def test_one_list_of_serving_options() -> None:
+    """ServerOptions, the keywords of serve() and serve_async(), and the CLI flags agree."""
+    defaults = {f.name: f.default for f in dataclasses.fields(ServerOptions)}
+    assert defaults.pop("hypercorn") is dataclasses.MISSING  # a default_factory
+    assert ServeKwargs.__optional_keys__ == set(defaults) | {"hypercorn"}
+    assert {option.name: option.default for option in SERVER_OPTIONS} == defaults
+    fixed = {"host", "port", "worker", "workers"}
+    assert ServeOptions.__optional_keys__ == ServeKwargs.__optional_keys__ - fixed
+    for function, own in ((serve, fixed), (serve_async, {"host", "port"})):
+        parameters = inspect.signature(function).parameters
+        assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
+        assert {name: parameters[name].default for name in own} == {
+            name: defaults[name] for name in own
+        }
+
+
+def test_server_options_of_a_call() -> None:
+    """``hypercorn={...}`` and, as before it existed, unknown keywords go to hypercorn."""
+    options = _server_options(
+        {"backlog": 10, "keep_alive_timeout": 5.0, "hypercorn": {"h2_max_concurrent_streams": 3}},
+        host="::1",
+        port=0,
+    )
+    assert options == ServerOptions(
+        host="::1",
+        port=0,
+        backlog=10,
+        hypercorn={"keep_alive_timeout": 5.0, "h2_max_concurrent_streams": 3},
+    )
+    assert _hypercorn_config(options).h2_max_concurrent_streams == 3
+    with pytest.raises(ValueError, match="log_level"):
+        _server_options({"log_level": "loud"})
 
 
 def test_load_app() -> None:

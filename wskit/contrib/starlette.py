@@ -2,10 +2,13 @@
 
 :class:`WebSocketRoute` is a drop-in for ``starlette.routing.WebSocketRoute``: it fits
 ``Starlette(routes=[...])``, ``Router`` and ``Mount``, takes Starlette ``Middleware`` and a
-``name`` for ``url_path_for``, and fills ``ws.path_params`` from the path template. The handler
-gets a :class:`wskit.connection.WebSocket` (codec, limits and policies applied) and its outcome
-follows the same rules as in :class:`wskit.App` (1000 on return, one 1011 and one log record on
-an error, denial statuses before accept).
+``name`` for ``url_path_for``, and fills ``ws.path_params`` from the path template. It takes the
+same options as a route of :class:`wskit.App` (:class:`~wskit.policies.RouteOptions`: origins,
+authentication, subprotocols, codec, limits, rate limit, idle timeout, maximum lifespan), applied
+by the same code. The handler gets a :class:`wskit.connection.WebSocket` and its outcome follows
+the same rules as in :class:`wskit.App` (1000 on return, one 1011 and one log record on an
+error, denial statuses before accept, 1008 when idle or over the rate limit, 1001 at the end of
+its lifespan).
 
 To drain on shutdown, share a :class:`wskit.app.Registry` between the routes and call its
 ``shutdown()`` from the Starlette lifespan::
@@ -29,15 +32,13 @@ router that dispatches to ASGI apps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Unpack
 
 from starlette import routing
 
-from ..app import Registry, run_handler
-from ..codecs import JSON, Codec
-from ..connection import DEFAULT_LIMITS, Limits, WebSocket
-from ..policies import Authenticate, Handshake, OriginPolicy, SubprotocolPolicy
+from ..app import EndpointSpec, Registry, run_handler
+from ..policies import Handshake, RouteOptions, check_options
 from ..routing import Handler
 
 if TYPE_CHECKING:
@@ -56,52 +57,43 @@ class Endpoint:
     Args:
         handler: ``async def handler(ws)`` or any callable taking a wskit ``WebSocket``.
         registry: Track connections here (cap and drain); ``None``: untracked.
-        origins: Allowed origins (see :class:`~wskit.policies.OriginPolicy`), or ``None``.
-        authenticate: ``async def authenticate(ws) -> identity | None``, or ``None``.
-        subprotocols: Subprotocols spoken, or a mapping of subprotocol to codec, or ``None``.
-        require_subprotocol: Refuse (400) clients offering none of ``subprotocols``.
-        codec: The connection's codec unless a subprotocol selects another.
-        limits: The connection's limits.
         logger: Where handler errors go (default: the registry's, else ``wskit.app``).
+        **options: The endpoint's :class:`~wskit.policies.RouteOptions` (``origins``,
+            ``authenticate``, ``subprotocols``, ``require_subprotocol``, ``codec``, ``limits``,
+            ``rate_limit``, ``idle_timeout``, ``max_lifespan``), as on a route of the App;
+            an option not given takes its default (off).
+
+    Raises:
+        TypeError: If ``handler`` is not callable, or an option is not a ``RouteOptions`` key.
     """
 
-    __slots__ = ("handler", "handshake", "logger", "registry")
+    __slots__ = ("handler", "handshake", "logger", "registry", "spec")
 
     def __init__(
         self,
         handler: Handler,
         *,
         registry: Registry | None = None,
-        origins: OriginPolicy | Sequence[str] | None = None,
-        authenticate: Authenticate | None = None,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
-        require_subprotocol: bool = False,
-        codec: Codec = JSON,
-        limits: Limits = DEFAULT_LIMITS,
         logger: logging.Logger | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         if not callable(handler):
             raise TypeError(f"a WebSocket handler must be callable, got {handler!r}")
+        check_options(options, type(self).__name__)
         self.handler = handler
         self.registry = registry
         self.logger = logger or (registry.logger if registry is not None else _logger)
-        self.handshake = Handshake(
-            origins=origins,
-            authenticate=authenticate,
-            subprotocols=subprotocols,
-            require_subprotocol=require_subprotocol,
-            codec=codec,
-            limits=limits,
-        )
+        self.handshake = Handshake(**options)
+        #: The handler, settings and guards, resolved once (the App's per-route record).
+        self.spec = EndpointSpec(handler, self.handshake)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ``websocket`` scope."""
-        handshake = self.handshake
-        ws = WebSocket(scope, receive, send, codec=handshake.codec, limits=handshake.limits)
+        ws, handler = self.spec.connect(scope, receive, send)
         if self.registry is not None:
-            await self.registry.serve(ws, self.handler, handshake)
+            await self.registry.serve(ws, handler, self.handshake)
         else:
-            await run_handler(ws, self.handler, handshake, self.logger)
+            await run_handler(ws, handler, self.handshake, self.logger)
 
 
 class WebSocketRoute(routing.WebSocketRoute):
@@ -113,12 +105,11 @@ class WebSocketRoute(routing.WebSocketRoute):
         name: The route name for ``url_path_for`` (default: the handler's name).
         middleware: Starlette ``Middleware`` wrapped around this route only.
         registry: Track connections here (cap and drain); ``None``: untracked.
-        origins: Allowed origins, or ``None``.
-        authenticate: The auth hook, or ``None``.
-        subprotocols: Subprotocols spoken (or a mapping to codecs), or ``None``.
-        require_subprotocol: Refuse (400) clients offering none of ``subprotocols``.
-        codec: The connection's codec unless a subprotocol selects another.
-        limits: The connection's limits.
+        **options: The route's :class:`~wskit.policies.RouteOptions`, as on a route of the
+            App; an option not given takes its default (off).
+
+    Raises:
+        TypeError: If an option is not a ``RouteOptions`` key.
     """
 
     def __init__(
@@ -129,23 +120,10 @@ class WebSocketRoute(routing.WebSocketRoute):
         name: str | None = None,
         middleware: Sequence[Middleware] | None = None,
         registry: Registry | None = None,
-        origins: OriginPolicy | Sequence[str] | None = None,
-        authenticate: Authenticate | None = None,
-        subprotocols: SubprotocolPolicy | Sequence[str] | Mapping[str, Codec] | None = None,
-        require_subprotocol: bool = False,
-        codec: Codec = JSON,
-        limits: Limits = DEFAULT_LIMITS,
+        **options: Unpack[RouteOptions],
     ) -> None:
-        asgi = Endpoint(
-            endpoint,
-            registry=registry,
-            origins=origins,
-            authenticate=authenticate,
-            subprotocols=subprotocols,
-            require_subprotocol=require_subprotocol,
-            codec=codec,
-            limits=limits,
-        )
+        check_options(options, type(self).__name__)
+        asgi = Endpoint(endpoint, registry=registry, **options)
         # An Endpoint instance is not a function, so Starlette treats it as an ASGI app.
         super().__init__(path, asgi, name=name or routing.get_name(endpoint), middleware=middleware)
         self.endpoint = endpoint
