@@ -8,7 +8,13 @@ import pytest
 
 import wskit
 
-SUBMODULES = ["wskit.codecs", "wskit.connection", "wskit.exceptions", "wskit.status"]
+SUBMODULES = [
+    "wskit.codecs",
+    "wskit.connection",
+    "wskit.exceptions",
+    "wskit.limits",
+    "wskit.status",
+]
 
 
 def test_all_names_import() -> None:

@@ -50,6 +50,7 @@ from .operations import Operation as Operation
 from .operations import OperationError as OperationError
 from .operations import OperationRouter as OperationRouter
 from .policies import OriginPolicy as OriginPolicy
+from .policies import RouteOptions as RouteOptions
 from .policies import SubprotocolPolicy as SubprotocolPolicy
 from .pubsub import Hub as Hub
 from .pubsub import HubStatistics as HubStatistics
@@ -108,6 +109,7 @@ __all__ = [
     "Registry",
     "RemoteProtocolError",
     "Route",
+    "RouteOptions",
     "ServerOptions",
     "SubprotocolPolicy",
     "Timeout",
