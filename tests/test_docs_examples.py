@@ -379,6 +379,11 @@ async def test_howto_starlette() -> None:
     async with TestClient(mod.mounted) as client, client.websocket_connect("/ws/echo") as conn:
         await conn.send_text("hi")
         assert await conn.receive_text() == "hi"
+    async with TestClient(mod.front) as client:
+        assert (await client.http("GET", "/motd")).text == "welcome"
+        async with client.websocket_connect("/echo") as conn:
+            await conn.send_text("hi")
+            assert await conn.receive_text() == "hi"
 
 
 async def test_howto_litestar() -> None:

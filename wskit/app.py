@@ -4,7 +4,9 @@ An :class:`App` is what an ASGI server (or a parent framework) calls. For a ``we
 it finds the route, builds one :class:`~wskit.connection.WebSocket` with the route's codec and
 limits, runs the handshake policies (:mod:`wskit.policies`), calls the handler and settles the
 outcome. For ``http`` it hands the request to ``http_app`` or answers 426 Upgrade Required; for
-``lifespan`` it runs the startup and shutdown hooks, and on shutdown drains every connection.
+``lifespan`` it runs the startup and shutdown hooks and forwards the lifespan to ``http_app``
+(see :mod:`wskit._lifespan`), and on shutdown drains every connection, those of the wskit Apps
+it mounts included, before anything else shuts down.
 
 Everything is decided once per connection: after the handler is called, the App adds nothing
 to any message; the handler talks to the server through the ``WebSocket`` alone.
@@ -44,6 +46,7 @@ from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
 from starlette.websockets import WebSocketState
 
 from ._guard import GuardSpec
+from ._lifespan import LifespanFailure, SubLifespan
 from ._outcome import is_disconnect, log_handler_error
 from .connection import WebSocket
 from .exceptions import Denied, RemoteProtocolError
@@ -353,9 +356,13 @@ class App:
         on_startup: Callables (sync or async) run at lifespan startup, in order.
         on_shutdown: Callables run at lifespan shutdown, after the drain, in order.
         lifespan: ``lifespan(app)`` returning an async context manager entered at startup
-            (after ``on_startup``) and exited at shutdown (after the drain), as in Starlette.
+            (after ``on_startup``) and exited at shutdown (after the drain and the
+            ``http_app``'s shutdown), as in Starlette.
         http_app: The ASGI app that answers plain HTTP requests; by default they get 426
-            Upgrade Required (or 404 for a path no route matches).
+            Upgrade Required (or 404 for a path no route matches). Its lifespan runs inside
+            the App's: startup after the App's own, shutdown after the drain and before the
+            App's own. An app that does not speak lifespan (it raises on the ``lifespan``
+            scope without sending anything, as Django's does) is fine.
         max_connections: Cap on concurrent connections (``None``: no cap).
         on_overload: Over the cap, ``"deny"`` (503) or ``"close"`` (accept, then 1013).
         drain_timeout: Seconds :meth:`shutdown` waits for handlers before cancelling them.
@@ -450,7 +457,12 @@ class App:
         return decorator
 
     def mount(self, path: str, app: ASGIApp) -> None:
-        """Serve ``app`` (HTTP and WebSocket) under the prefix ``path``, after the routes."""
+        """Serve ``app`` (HTTP and WebSocket) under the prefix ``path``, after the routes.
+
+        A mounted wskit App keeps its own routes, policies and registry, and :meth:`shutdown`
+        drains it with this App. Another kind of ASGI app is left to drain itself. Lifespan
+        events are not forwarded to mounted apps (Starlette's ``Mount`` does not either).
+        """
         self._table.mount(Mount(path, app))
 
     @property
@@ -479,9 +491,30 @@ class App:
     async def shutdown(self, timeout: float | None = None) -> None:
         """Drain: refuse new handshakes, close live connections with 1001, await handlers.
 
-        See :meth:`Registry.shutdown`. Idempotent; lifespan shutdown calls it.
+        Drains the wskit Apps mounted with :meth:`mount` too (and theirs), concurrently, each
+        with its own registry; a mounted ASGI app of another kind is left alone. See
+        :meth:`Registry.shutdown`. Idempotent; lifespan shutdown calls it.
+
+        Args:
+            timeout: Seconds for the whole drain (default: each App's ``drain_timeout``).
         """
-        await self.registry.shutdown(timeout)
+        registries = self._registries()
+        if len(registries) == 1:
+            await self.registry.shutdown(timeout)
+            return
+        async with anyio.create_task_group() as tg:
+            for registry in registries:
+                tg.start_soon(registry.shutdown, timeout)
+
+    def _registries(self) -> list[Registry]:
+        """This App's registry, then those of the wskit Apps mounted below it (each App once)."""
+        apps = [self]
+        for app in apps:  # grows while walked: breadth first, and a cycle ends
+            for mount in app._table.mounts:
+                child = mount.app
+                if isinstance(child, App) and child not in apps:
+                    apps.append(child)
+        return [app.registry for app in apps]
 
     # -- ASGI -----------------------------------------------------------------------------------
 
@@ -545,9 +578,33 @@ class App:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
+        if self.http_app is None:
+            error = await self._run_lifespan(scope, receive, send, None)
+        else:
+            http = SubLifespan(self.http_app, scope, self.logger)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(http.run)
+                    error = await self._run_lifespan(scope, receive, send, http)
+                    tg.cancel_scope.cancel()  # an http_app still running after its shutdown
+            finally:
+                http.close()
+        if error is not None:
+            # Raised out of the task group, so the server sees the error itself, not a group.
+            raise error
+
+    async def _run_lifespan(
+        self, scope: Scope, receive: Receive, send: Send, http: SubLifespan | None
+    ) -> Exception | None:
+        """Run both lifespans and report to the server; return the error to raise, if any."""
+        # Startup: the App's hooks and lifespan, then the http_app's. Shutdown in reverse, after
+        # the drain, so WebSocket clients get their 1001 while both are still up. A failure in
+        # the http_app's shutdown does not skip the App's own.
         started = False
+        errors: list[Exception] = []
         try:
-            self.registry.reset()
+            for registry in self._registries():
+                registry.reset()
             async with AsyncExitStack() as stack:
                 for hook in self.on_startup:
                     await _call(hook)
@@ -557,18 +614,37 @@ class App:
                         if "state" not in scope:
                             raise RuntimeError("the ASGI server does not support lifespan state")
                         scope["state"].update(state)
+                if http is not None:
+                    await http.startup()
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()  # lifespan.shutdown
                 await self.shutdown()
+                if http is not None:
+                    try:
+                        await http.shutdown()
+                    except LifespanFailure as exc:
+                        errors.append(exc)
             for hook in self.on_shutdown:
                 await _call(hook)
         except Exception as exc:
-            kind = "shutdown" if started else "startup"
-            self.logger.error("lifespan %s failed", kind, exc_info=exc)
-            await send({"type": f"lifespan.{kind}.failed", "message": f"{exc!r}"})
-            raise
+            errors.append(exc)
+        if errors:
+            return await self._lifespan_failed("shutdown" if started else "startup", errors, send)
         await send({"type": "lifespan.shutdown.complete"})
+        return None
+
+    async def _lifespan_failed(self, phase: str, errors: list[Exception], send: Send) -> Exception:
+        """Log each error and report them in one ``lifespan.<phase>.failed``; return the error."""
+        for error in errors:
+            self.logger.error("lifespan %s failed", phase, exc_info=error)
+        message = "\n".join(
+            error.message if isinstance(error, LifespanFailure) else repr(error) for error in errors
+        )
+        await send({"type": f"lifespan.{phase}.failed", "message": message})
+        if len(errors) == 1:
+            return errors[0]
+        return ExceptionGroup(f"lifespan {phase} failed", errors)
 
 
 async def _call(hook: Hook) -> None:

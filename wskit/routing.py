@@ -164,7 +164,9 @@ class Mount:
 
     The child app receives the scope with ``root_path`` extended by the prefix (``path`` keeps
     the full path, as the ASGI spec and Starlette's ``Mount`` do). Connections into a mounted
-    app are the child's business: the parent's policies, registry and drain do not apply.
+    app are the child's business: the parent's policies and registry do not apply. The parent
+    App's drain reaches a mounted wskit App (it drains the child's registry too), never another
+    kind of ASGI app.
 
     Args:
         path: The prefix, starting with ``/`` and without a trailing ``/`` (``"/legacy"``).

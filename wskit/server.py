@@ -130,6 +130,11 @@ class ServerOptions:
         if self.graceful_timeout < 0:
             raise ValueError(f"graceful_timeout must be >= 0, not {self.graceful_timeout}")
 
+    def serve_options(self) -> ServeOptions:
+        """The :class:`ServeOptions` among these, for ``serve_async(app, host, port, **...)``."""
+        names = ServeOptions.__optional_keys__
+        return cast("ServeOptions", {name: getattr(self, name) for name in names})
+
     @property
     def drain_deadline(self) -> float:
         """The longest the drain may take: ``drain_timeout`` plus a grace, or the backstop."""

@@ -66,3 +66,19 @@ async def echo(ws: WebSocket) -> None:
 
 mounted = Starlette(routes=[Route("/", homepage), Mount("/ws", app=realtime)])
 # --8<-- [end:mount]
+
+
+# --8<-- [start:front]
+@contextlib.asynccontextmanager
+async def site_lifespan(app: Starlette) -> AsyncIterator[dict[str, str]]:
+    yield {"motd": "welcome"}  # lifespan state: Starlette's requests and wskit's handlers see it
+
+
+async def motd(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(request.state.motd)
+
+
+site = Starlette(routes=[Route("/motd", motd)], lifespan=site_lifespan)
+front = App(http_app=site)  # wskit routes WebSockets, Starlette answers HTTP; both lifespans run
+front.add_route("/echo", echo)
+# --8<-- [end:front]

@@ -284,3 +284,63 @@ async def test_server_cancelling_a_handler_sends_1001(records: Records) -> None:
     ]
     assert len(app.connections) == 0
     assert records.errors == []
+
+
+# -- mounted Apps ---------------------------------------------------------------------------------
+
+
+def nested_apps() -> tuple[App, App, App]:
+    """``parent`` mounts ``child`` at /sub, which mounts ``grandchild`` at /deep (and itself)."""
+    parent, child, grandchild = App(), App(drain_timeout=5), App()
+    for app in (parent, child, grandchild):
+        app.add_route("/ws", echo)
+    child.mount("/deep", grandchild)
+    child.mount("/again", child)  # a cycle is walked once
+    parent.mount("/sub", child)
+    parent.mount("/other", grandchild)  # so is an App mounted twice
+    parent.mount("/plain", Endpoint(echo))  # not a wskit App: left alone
+    return parent, child, grandchild
+
+
+async def test_parent_shutdown_drains_mounted_apps(records: Records) -> None:
+    parent, child, grandchild = nested_apps()
+    client = TestClient(parent)
+    async with (
+        client.websocket_connect("/ws") as top,
+        client.websocket_connect("/sub/ws") as middle,
+        client.websocket_connect("/sub/deep/ws") as bottom,
+    ):
+        for conn, app in ((top, parent), (middle, child), (bottom, grandchild)):
+            await conn.send_text("hi")
+            assert await conn.receive_text() == "hi"
+            assert len(app.connections) == 1
+        await parent.shutdown()
+        for conn in (top, middle, bottom):
+            with pytest.raises(WebSocketDisconnect) as info:
+                await conn.receive_text()
+            assert info.value.code == 1001
+        assert [len(app.connections) for app in (parent, child, grandchild)] == [0, 0, 0]
+    with pytest.raises(WebSocketDenied) as denied:
+        async with client.websocket_connect("/sub/deep/ws"):
+            pass  # pragma: no cover
+    assert denied.value.status == 503
+    assert records.at(logging.WARNING) == []
+
+
+async def test_parent_shutdown_leaves_other_mounted_apps_alone() -> None:
+    parent, _, _ = nested_apps()
+    async with TestClient(parent).websocket_connect("/plain") as conn:
+        await parent.shutdown()
+        await conn.send_text("still here")
+        assert await conn.receive_text() == "still here"
+
+
+async def test_a_new_lifespan_reopens_mounted_apps() -> None:
+    parent, child, grandchild = nested_apps()
+    async with TestClient(parent):
+        pass
+    assert child.registry.closing
+    assert grandchild.registry.closing
+    async with TestClient(parent) as client, client.websocket_connect("/sub/deep/ws") as conn:
+        await conn.send_text("back")
+        assert await conn.receive_text() == "back"

@@ -110,6 +110,21 @@ def test_one_list_of_serving_options() -> None:
         }
 
 
+def test_serve_options_round_trip() -> None:
+    """``serve_async(app, host, port, **options.serve_options())`` serves with ``options``."""
+    options = ServerOptions(
+        host="::1",
+        port=0,
+        uds=None,
+        backlog=7,
+        drain_timeout=3.0,
+        hypercorn={"h2_max_inbound_frame_size": 2**15},
+    )
+    serve_options = options.serve_options()
+    assert set(serve_options) == ServeOptions.__optional_keys__
+    assert _server_options(serve_options, host="::1", port=0) == options
+
+
 def test_server_options_of_a_call() -> None:
     """``hypercorn={...}`` and, as before it existed, unknown keywords go to hypercorn."""
     options = _server_options(

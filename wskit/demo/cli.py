@@ -250,17 +250,10 @@ async def run_demo(
                 app,
                 options.host,
                 options.port,
-                uds=options.uds,
-                max_message_size=options.max_message_size,
-                ping_interval=options.ping_interval,
-                graceful_timeout=options.graceful_timeout,
-                drain_timeout=options.drain_timeout,
-                access_log=options.access_log,
-                log_level=options.log_level,
-                backlog=options.backlog,
                 stop=stop,
                 install_signal_handlers=stop is None,
                 task_status=task_status,
+                **options.serve_options(),
             )
             tg.cancel_scope.cancel()
 
