@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Unpack
 
 from starlette import routing
 
-from ..app import EndpointSpec, Registry, run_handler
 from ..policies import Handshake, RouteOptions, check_options
+from ..registry import EndpointSpec, Registry, run_handler
 from ..routing import Handler
 
 if TYPE_CHECKING:
