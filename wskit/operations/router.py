@@ -5,7 +5,8 @@ compiles an injection plan (:mod:`~wskit.operations.injection`) and builds the o
 envelope struct (:mod:`~wskit.operations.envelope`); names are checked for clashes as they are
 declared. On first use the router is frozen and compiled: one tagged union of every envelope
 struct, decoded by one cached msgspec decoder per codec, and a ``dict`` from envelope class to
-handler. Per message the router does one C decode, one dictionary lookup and the handler call.
+handler. Per message the router does one C decode, one dictionary lookup and the handler call
+(see :mod:`~wskit.operations.session` for the loop and what it skips).
 
 The connection loop, server pushes (``emit``) and server-to-client requests (``request``) live
 in :mod:`~wskit.operations.session`.
@@ -24,7 +25,7 @@ from ..policies import Authenticate, Handshake, SubprotocolPolicy
 from .envelope import DEFAULT_FORMAT, EnvelopeFormat, accepts_none, check_name
 from .errors import ErrorHandling, ErrorPolicy
 from .injection import UNSET, compile_plan
-from .spec import Checker, Compiled, Emit, Operation, Route, checker
+from .spec import Checker, Compiled, Emit, Inline, Operation, Route, checker
 
 if TYPE_CHECKING:
     from ..codecs import Codec
@@ -415,7 +416,12 @@ class OperationRouter:
             union: object = None
             if table:
                 union = Union[tuple(table)]  # noqa: UP007 - a runtime union of many classes
-            compiled = self._compiled = Compiled(union, table, frozenset(self._operations))
+            inline: dict[type, Inline] = {
+                struct: (route.call, route.simple, route.reply, route.cls)
+                for struct, route in table.items()
+                if not route.background
+            }
+            compiled = self._compiled = Compiled(union, table, inline, frozenset(self._operations))
         return compiled
 
     def outbound(self, name: str) -> tuple[type[msgspec.Struct], Checker] | None:
