@@ -99,7 +99,8 @@ class WebSocket(HTTPConnection):
     # Set on first use only. CPython 3.11 keeps an instance's attributes in a compact array,
     # which the specialised attribute loads of the hot path rely on, only while the class has at
     # most 30 attribute names: __init__ sets 21, Starlette's lazy properties (url, base_url,
-    # headers, query_params, cookies, state) add 6. Keep it that way (tests/test_hot_path.py).
+    # headers, query_params, cookies, state) add 6. Keep it that way (a test in
+    # tests/test_connection_lifecycle.py counts them).
     _watchers: tuple[Callable[[WebSocket], object], ...] = ()
     _closed_event: anyio.Event | None = None
 
