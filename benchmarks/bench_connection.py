@@ -30,45 +30,21 @@ much of the gap to raw ASGI is the two frames themselves and how much is wskit's
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import cast
 
 import msgspec
 from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
 
 from benchmarks._data import Chat, ChatModel, chat_json
+from benchmarks._driver import App, Message, Receive, Send, connection_case, make_scope
 from benchmarks._harness import Case, Options, Result, baseline_of, groups, run, run_async
 from wskit.connection import WebSocket
 from wskit.exceptions import WebSocketDisconnect
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Message, Receive, Send], Awaitable[None]]
-
 TARGETS = {"wskit text": 0.65, "wskit typed": 0.80}
 _DISTINCT = 1000
-
-
-def make_scope() -> Message:
-    """A websocket scope like the one uvicorn or hypercorn builds for ``ws://host/``."""
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"sec-websocket-version", b"13")],
-        "subprotocols": [],
-        "extensions": {},
-        "state": {},
-    }
 
 
 def inbound(n: int) -> list[Message]:
@@ -228,29 +204,6 @@ async def ceiling_typed(scope: Message, receive: Receive, send: Send) -> None:
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def echo_case(label: str, app: App, messages: list[Message], **kw: Any) -> Case:
-    """A case that runs one connection of ``messages`` through ``app``."""
-    scope = make_scope()
-    expected = len(messages) - 1  # the accept and one echo per data message
-
-    async def connection() -> None:
-        next_message = iter(messages).__next__
-        sent = 0
-
-        async def receive() -> Message:
-            return next_message()
-
-        async def send(message: Message) -> None:
-            nonlocal sent
-            sent += 1
-
-        await app(dict(scope), receive, send)
-        if sent != expected:
-            raise AssertionError(f"{label}: sent {sent} messages, expected {expected}")
-
-    return Case(label, connection, ops=len(messages) - 2, number=1, **kw)
-
-
 def check_echo(label: str, app: App, backend: str) -> None:
     """Run ``app`` over a few messages with a recording driver: it must echo them exactly."""
     messages = inbound(50)
@@ -289,7 +242,7 @@ def cases(options: Options) -> list[Case]:
     out = []
     for label, app, group, baseline in contenders:
         check_echo(label, app, options.backend)
-        out.append(echo_case(label, app, messages, group=group, baseline=baseline))
+        out.append(connection_case(label, app, messages, group=group, baseline=baseline))
     return out
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Union
 
 import anyio
@@ -50,15 +50,11 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
 
 from benchmarks._data import Chat, ChatModel, chat_dicts
+from benchmarks._driver import App, Message, Receive, Send, connection_case, make_scope
 from benchmarks._harness import Case, Options, Result, baseline_of, groups, run, run_async
 from wskit.connection import WebSocket
 from wskit.exceptions import WebSocketDisconnect
 from wskit.operations import OperationRouter
-
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Message, Receive, Send], Awaitable[None]]
 
 TARGET_LABEL = "wskit OperationRouter"
 TARGET_5_LABEL = "wskit OperationRouter (5 ops)"
@@ -153,25 +149,6 @@ def inbound(n: int, mixed: bool) -> list[Message]:
         *body,
         {"type": "websocket.disconnect", "code": 1000, "reason": ""},
     ]
-
-
-def make_scope() -> Message:
-    """A websocket scope like the one uvicorn or hypercorn builds for ``ws://host/``."""
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "scheme": "ws",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"sec-websocket-version", b"13")],
-        "subprotocols": [],
-        "extensions": {},
-        "state": {},
-    }
 
 
 # -- floor 1: raw ASGI, one Struct --------------------------------------------------------------
@@ -382,29 +359,6 @@ def router_app(ops: OperationRouter) -> App:
 
 
 # -- the drivers --------------------------------------------------------------------------------
-
-
-def connection_case(label: str, app: App, messages: list[Message], **kw: Any) -> Case:
-    """A case that runs one connection of ``messages`` through ``app``."""
-    scope = make_scope()
-    expected = len(messages) - 1  # the accept and one reply per request
-
-    async def connection() -> None:
-        next_message = iter(messages).__next__
-        sent = 0
-
-        async def receive() -> Message:
-            return next_message()
-
-        async def send(message: Message) -> None:
-            nonlocal sent
-            sent += 1
-
-        await app(dict(scope), receive, send)
-        if sent != expected:
-            raise AssertionError(f"{label}: sent {sent} messages, expected {expected}")
-
-    return Case(label, connection, ops=len(messages) - 2, number=1, **kw)
 
 
 def pingpong_case(label: str, app: App, messages: list[Message], **kw: Any) -> Case:
