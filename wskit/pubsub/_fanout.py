@@ -225,12 +225,15 @@ class Dispatcher:
         """Wait until ``job`` ends (done, or handed off with its straggler in a writer).
 
         The leader, woken when the job was queued, usually runs everything queued within the
-        next turn of the event loop: one checkpoint is then enough, and cheaper than an event
-        set by the leader and waited for here (a second loop turn). Otherwise, wait for it.
+        next turn of the event loop: a checkpoint is then enough, and cheaper than an event set
+        by the leader and waited for here. Two checkpoints, because trio runs a turn's tasks in
+        either order: when this task runs before the leader, the leader still runs in that same
+        turn. Otherwise (a long fan-out, a hand-off), wait for the job's event.
         """
-        await anyio.lowlevel.checkpoint()
-        if job.ended:
-            return
+        for _ in range(2):
+            await anyio.lowlevel.checkpoint()
+            if job.ended:
+                return
         if job.done is None:
             job.done = self.event()
         await job.done.wait()
