@@ -659,6 +659,8 @@ class WebSocket(HTTPConnection):
         """
         cls = type(value)
         if cls is str or cls is bytes:
+            # A ready frame: send_frame's fast path, at one coroutine frame more. Inlining it here
+            # too was measured: it costs the codec path (the typed hot path) 20-40 ns a message.
             await self.send_frame(value, timeout)  # type: ignore[arg-type]
             return
         encode = self._encode
