@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from ._types import Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket", "direct_port"]
 
 T = TypeVar("T")
 
@@ -70,6 +70,21 @@ _JSON_DECODE: Final = msgspec.json.Decoder().decode
 # [1e-5, 1e-4) as "0.00001" where the stdlib writes "1e-05": when the output may hold such a
 # number, fall back to the stdlib for Starlette's exact bytes.
 _EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
+
+
+def direct_port(conn: object, *methods: str) -> WebSocket | None:
+    """``conn`` if it is a :class:`WebSocket` whose ``methods`` are WebSocket's own, else ``None``.
+
+    :mod:`wskit.pubsub` and :mod:`wskit.operations` inline the fast paths of some methods (they
+    await the server's ``send``/``receive`` themselves); a subclass that overrides one of those
+    methods must get its own code called instead.
+    """
+    if not isinstance(conn, WebSocket):
+        return None
+    cls = type(conn)
+    if any(getattr(cls, name) is not getattr(WebSocket, name) for name in methods):
+        return None
+    return conn
 
 
 def _call_safely(callback: Callable[[WebSocket], object], ws: WebSocket, what: str) -> None:

@@ -19,10 +19,10 @@ import msgspec
 import pytest
 
 from wskit.codecs import JSON, MSGPACK, Codec
-from wskit.connection import Limits, WebSocket
+from wskit.connection import Limits, WebSocket, direct_port
 from wskit.exceptions import ConcurrentReceive, RemoteProtocolError
 from wskit.operations import OperationRouter
-from wskit.operations.session import _has_direct_port
+from wskit.operations.session import INLINED
 
 Message = MutableMapping[str, Any]
 
@@ -175,8 +175,10 @@ def test_only_an_unmodified_websocket_has_the_direct_port() -> None:
     async def nothing(*args: Any) -> Any:
         return None
 
-    assert _has_direct_port(WebSocket(dict(SCOPE), nothing, nothing))
-    assert not _has_direct_port(PublicPath(dict(SCOPE), nothing, nothing))
+    ws = WebSocket(dict(SCOPE), nothing, nothing)
+    assert direct_port(ws, *INLINED) is ws
+    assert direct_port(PublicPath(dict(SCOPE), nothing, nothing), *INLINED) is None
+    assert direct_port(object(), *INLINED) is None
 
 
 async def test_replies_and_the_client_leaving() -> None:

@@ -47,7 +47,7 @@ import msgspec
 
 from .._state import State
 from ..codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
-from ..connection import WebSocket
+from ..connection import WebSocket, direct_port
 from ..exceptions import Denied, FrameTypeError, MessageTooBig, Timeout, WebSocketDisconnect
 from ..status import CloseCode
 from .errors import BadMessage, classify
@@ -71,6 +71,9 @@ _STOCK: Final[dict[Codec, Callable[[Any], bytes]]] = {
     JSON: msgspec.json.Encoder().encode,
     MSGPACK: msgspec.msgpack.Encoder().encode,
 }
+
+#: The WebSocket methods whose fast paths the loop inlines (see "the direct port").
+INLINED: Final = ("receive_text", "receive_bytes", "send_frame")
 
 
 def _no_operations(data: object) -> NoReturn:
@@ -226,7 +229,7 @@ async def _loop(
     decode: Any = _no_operations if compiled.union is None else codec.decoder(compiled.union)
     text = not codec.binary
     key = "text" if text else "bytes"
-    direct = _has_direct_port(ws)
+    direct = direct_port(ws, *INLINED) is not None
     receive, send = ws._receive, ws._send
     receive_frame = ws.receive_text if text else ws.receive_bytes
     send_frame = ws.send_frame
@@ -311,17 +314,6 @@ async def _loop(
         except Exception as exc:
             if await failed(ws, exc, table[env.__class__].name, env.id):
                 return
-
-
-def _has_direct_port(ws: WebSocket) -> bool:
-    """Whether the loop may inline ``ws``'s fast paths: a WebSocket that does not override them."""
-    cls = type(ws)
-    return (
-        isinstance(ws, WebSocket)
-        and cls.receive_text is WebSocket.receive_text
-        and cls.receive_bytes is WebSocket.receive_bytes
-        and cls.send_frame is WebSocket.send_frame
-    )
 
 
 async def _frame_of(ws: WebSocket, message: Message, key: str) -> str | bytes:

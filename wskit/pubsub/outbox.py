@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
 
-from wskit.connection import WebSocket
+from wskit.connection import direct_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,12 +77,6 @@ def frame_of(message: Message) -> str | bytes:
     return message["bytes"] if text is None else text
 
 
-def _direct_port(conn: Subscriber) -> tuple[WebSocket | None, Send | None]:
-    if type(conn).send_frame is WebSocket.send_frame and isinstance(conn, WebSocket):
-        return conn, conn._send
-    return None, None
-
-
 class Outbox:
     """The hub's state for one connection (see the module docstring)."""
 
@@ -108,7 +102,8 @@ class Outbox:
         self.key = id(conn)
         self.codec: Codec = conn.codec
         #: The WebSocket and its server ``send`` for the direct port (else ``None``).
-        self.ws, self.send = _direct_port(conn)
+        self.ws = ws = direct_port(conn, "send_frame")
+        self.send: Send | None = None if ws is None else ws._send
         #: Messages waiting for the writer (created on first use: idle connections have none).
         self.queue: deque[Message] | None = None
         self.maxlen = maxlen
