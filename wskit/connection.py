@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from ._types import Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket", "direct_port"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket"]
 
 T = TypeVar("T")
 
