@@ -10,6 +10,8 @@ import anyio
 from wskit.codecs import JSON, Codec
 from wskit.connection import DEFAULT_LIMITS, Limits, WebSocket
 
+from ._wait import Changes
+
 Message = MutableMapping[str, Any]
 
 
@@ -21,7 +23,7 @@ class Peer:
         self.gate: anyio.Event | None = None
         self.error: BaseException | None = None
         self.disconnect = anyio.Event()
-        self._waiter: anyio.Event | None = None
+        self._changes = Changes()
 
     @property
     def frames(self) -> list[str | bytes]:
@@ -38,23 +40,11 @@ class Peer:
         if self.error is not None:
             raise self.error
         self.sent.append(message)
-        self._wake()
+        self._changes.notify()
 
     async def wait_frames(self, count: int, seconds: float = 5.0) -> list[str | bytes]:
-        with anyio.fail_after(seconds):
-            while len(self.frames) < count:
-                await self._wait()
+        await self._changes.until(lambda: len(self.frames) >= count, seconds)
         return self.frames
-
-    def _wake(self) -> None:
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
-
-    async def _wait(self) -> None:
-        if self._waiter is None:
-            self._waiter = anyio.Event()
-        await self._waiter.wait()
 
 
 async def open_ws(

@@ -9,6 +9,8 @@ import anyio
 
 from wskit.codecs import JSON, Codec
 
+from ._wait import Changes
+
 
 def binary(frame: str | bytes) -> bytes:
     """A frame that must be binary (a MessagePack message)."""
@@ -40,7 +42,7 @@ class FakeConnection:
         self.closed_with: tuple[int, str | None] | None = None
         self.sends_started = 0
         self._callbacks: list[Callable[[Any], object]] = []
-        self._waiter: anyio.Event | None = None
+        self._changes = Changes()
 
     def __repr__(self) -> str:
         return f"<FakeConnection {self.name} frames={len(self.frames)}>"
@@ -58,7 +60,7 @@ class FakeConnection:
     def record(self, frame: str | bytes) -> None:
         """Keep a frame that arrived and wake ``wait_frames``."""
         self.frames.append(frame)
-        self._wake()
+        self._changes.notify()
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         if self.closed_with is not None:
@@ -71,30 +73,17 @@ class FakeConnection:
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback(self)
-        self._wake()
+        self._changes.notify()
 
     def add_close_callback(self, callback: Callable[[Any], object], /) -> None:
         self._callbacks.append(callback)
 
     async def wait_frames(self, count: int, timeout: float = 5.0) -> list[str | bytes]:
         """Wait until ``count`` frames arrived (fails the test after ``timeout`` seconds)."""
-        with anyio.fail_after(timeout):
-            while len(self.frames) < count:
-                await self._wait()
+        await self._changes.until(lambda: len(self.frames) >= count, timeout)
         return self.frames
 
     async def wait_closed(self, timeout: float = 5.0) -> tuple[int, str | None]:
-        with anyio.fail_after(timeout):
-            while self.closed_with is None:
-                await self._wait()
+        await self._changes.until(lambda: self.closed_with is not None, timeout)
+        assert self.closed_with is not None
         return self.closed_with
-
-    def _wake(self) -> None:
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
-
-    async def _wait(self) -> None:
-        if self._waiter is None:
-            self._waiter = anyio.Event()
-        await self._waiter.wait()
