@@ -60,6 +60,7 @@ __all__ = [
     "parser",
     "run",
     "run_async",
+    "write_document",
 ]
 
 T = TypeVar("T")
@@ -460,7 +461,6 @@ def run(
     if extra:
         print(f"\n{extra}")
     if options.json is not None:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "name": name,
             "question": question,
@@ -476,9 +476,15 @@ def run(
             "results": table_rows,
             "notes": extra,
         }
-        options.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {options.json}")
+        write_document(options.json, document)
     return 0
+
+
+def write_document(path: Path, document: dict[str, Any]) -> None:
+    """Write one benchmark's results document (the JSON that :func:`summary` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwrote {path}")
 
 
 # -- combined reports ---------------------------------------------------------------------------

@@ -41,7 +41,6 @@ ratio toward 1.00x.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import shutil
 import socket
@@ -53,7 +52,6 @@ import time
 import tracemalloc
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -68,6 +66,7 @@ from benchmarks._harness import (
     format_table,
     parser,
     rows,
+    write_document,
 )
 from wskit.codecs import JSON
 from wskit.connection import WebSocket
@@ -523,7 +522,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         redis_figures = across_redis(quick)
     print(f"\n{format_redis(redis_figures)}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "name": "broadcast",
             "question": __doc__.strip().splitlines()[0],
@@ -541,8 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "memory": memory,
             "redis": redis_figures,
         }
-        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_document(args.json, document)
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import socket
 import statistics
@@ -40,7 +39,7 @@ from typing import Any
 import msgspec
 
 from benchmarks._data import Chat, chat_json
-from benchmarks._harness import environment, format_environment
+from benchmarks._harness import environment, format_environment, write_document
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = {"raw ASGI + msgspec": "raw", "wskit": "wskit", "Starlette + pydantic": "starlette"}
@@ -326,7 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = verdict(table_rows)
     print(f"\n{notes}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "name": "wire",
             "question": question,
@@ -342,8 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": table_rows,
             "notes": notes,
         }
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_document(args.json, document)
     return 0
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import re
@@ -55,7 +54,7 @@ from typing import Any
 
 import msgspec
 
-from ._harness import environment, format_environment, parser
+from ._harness import environment, format_environment, parser, write_document
 from ._load_app import Command, raise_fd_limit
 from ._load_client import client_main
 
@@ -524,7 +523,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(medians(reports))
     ok = all(r.ok for r in reports)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "name": "load",
             "question": QUESTION,
@@ -536,8 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "load": reports[-1].summary(),
             "runs": [r.summary() for r in reports],
         }
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {json_path}")
+        write_document(json_path, document)
     return 0 if ok else 1
 
 
