@@ -34,6 +34,7 @@ TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
     (exc.BackendError, (exc.WskitError,)),
     (exc.BackendUnavailable, (exc.BackendError,)),
     (exc.Denied, (exc.WskitError,)),
+    (exc.MissingExtra, (exc.WskitError, ImportError)),
 ]
 
 

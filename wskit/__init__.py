@@ -6,7 +6,7 @@ The flat public API. Each name is defined in a submodule (``wskit.connection``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocketState as WebSocketState
 
@@ -29,6 +29,7 @@ from .exceptions import FrameTypeError as FrameTypeError
 from .exceptions import InvalidTransition as InvalidTransition
 from .exceptions import LocalProtocolError as LocalProtocolError
 from .exceptions import MessageTooBig as MessageTooBig
+from .exceptions import MissingExtra as MissingExtra
 from .exceptions import ProtocolError as ProtocolError
 from .exceptions import RemoteProtocolError as RemoteProtocolError
 from .exceptions import Timeout as Timeout
@@ -56,6 +57,7 @@ from .pubsub import Hub as Hub
 from .pubsub import HubStatistics as HubStatistics
 from .pubsub import MemoryBackend as MemoryBackend
 from .pubsub import OverflowPolicy as OverflowPolicy
+from .pubsub.backends import lazy_redis_backend
 from .ratelimit import RateLimit as RateLimit
 from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .routing import Route as Route
@@ -96,6 +98,7 @@ __all__ = [
     "LocalProtocolError",
     "MemoryBackend",
     "MessageTooBig",
+    "MissingExtra",
     "MsgPackCodec",
     "Operation",
     "OperationError",
@@ -133,10 +136,5 @@ if TYPE_CHECKING:
     from .pubsub.backends.redis import RedisBackend as RedisBackend
 
 
-def __getattr__(name: str) -> Any:
-    # RedisBackend needs the optional coredis package: import it only when asked for.
-    if name == "RedisBackend":
-        from .pubsub.backends.redis import RedisBackend
-
-        return RedisBackend
-    raise AttributeError(f"module 'wskit' has no attribute {name!r}")
+# RedisBackend needs the redis extra (coredis): it is imported when first asked for.
+__getattr__ = lazy_redis_backend(__name__)

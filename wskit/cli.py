@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from wskit._extras import require
+from wskit.exceptions import MissingExtra
 from wskit.server import LOG_LEVELS, WORKERS, Listening, ServeKwargs
 
 __all__ = [
@@ -251,12 +253,7 @@ def configure_run(parser: argparse.ArgumentParser) -> Handler:
         except (ImportError, ValueError) as exc:
             print(f"wskit: error: cannot load {app_path!r}: {exc}", file=sys.stderr)
             return 2
-        if importlib.util.find_spec("hypercorn") is None:  # pragma: no cover
-            print(
-                "wskit: error: 'wskit run' needs hypercorn: pip install 'wskit[server]'",
-                file=sys.stderr,
-            )
-            return 2
+        require("server", "wskit run")
         configure_logging(options.log_level)
         if options.workers > 1:
             return serve_workers(app_path, options, on_ready=print_listening)
@@ -321,6 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:  # a signal before the drain handlers were installed
         return 130
+    except MissingExtra as exc:
+        print(f"wskit: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, RuntimeError) as exc:
         print(f"wskit: error: {exc}", file=sys.stderr)
         return 1

@@ -21,8 +21,9 @@ The tree::
     ├── UnknownOperation                   an operation router has no handler (1003)
     ├── Timeout                            a receive, send or request deadline passed
     ├── WouldBlock                         raised by ``*_nowait`` methods instead of waiting
-    └── BackendError                       a pub/sub backend failed; the cause is chained
-        └── BackendUnavailable             the backend is unreachable now (Redis down)
+    ├── BackendError                       a pub/sub backend failed; the cause is chained
+    │   └── BackendUnavailable             the backend is unreachable now (Redis down)
+    └── MissingExtra                       an optional extra is not installed; ImportError
 
 Errors that end a connection carry the close code they map to in ``close_code``; the table in
 ``docs/topics/close-codes.md`` lists them. Subclasses also inherit from the standard exception a
@@ -51,6 +52,7 @@ __all__ = [
     "FrameTypeError",
     "InvalidTransition",
     "LocalProtocolError",
+    "MissingExtra",
     "MessageTooBig",
     "ProtocolError",
     "RemoteProtocolError",
@@ -289,3 +291,21 @@ class BackendError(WskitError):
 
 class BackendUnavailable(BackendError):
     """The pub/sub backend cannot be reached right now (for example, Redis is down)."""
+
+
+class MissingExtra(WskitError, ImportError):
+    """An optional extra is not installed: one line that names it and how to install it.
+
+    Attributes:
+        feature: What needed the extra (``"wskit demo"``, ``"RedisBackend"``).
+        extra: The extra's name (``"server"``).
+        package: The distribution the extra brings (``"hypercorn"``, ``"PyYAML"``).
+    """
+
+    def __init__(self, feature: str, extra: str, package: str) -> None:
+        super().__init__(
+            f"{feature} needs the {extra!r} extra ({package}): pip install 'wskit[{extra}]'"
+        )
+        self.feature = feature
+        self.extra = extra
+        self.package = package

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 import anyio
 import anyio.abc
 
+from wskit._extras import require
 from wskit._process_local import check_multiprocess_safety, find_process_local
 
 if TYPE_CHECKING:
@@ -251,10 +252,8 @@ def load_app(path: str) -> Any:
 
 
 def _hypercorn_config(options: ServerOptions) -> Config:
-    try:
-        from hypercorn.config import Config
-    except ImportError as exc:  # pragma: no cover - the "server" extra is not installed
-        raise ImportError(f"serving needs hypercorn: pip install 'wskit[server]' ({exc})") from exc
+    require("server", "serving")
+    from hypercorn.config import Config
 
     config = Config()
     config.bind = [f"unix:{options.uds}"] if options.uds else [f"{options.host}:{options.port}"]
@@ -487,8 +486,7 @@ def _run_loop(options: ServerOptions, main: Callable[[], Any]) -> None:
     if options.worker == "trio":
         anyio.run(main, backend="trio")
     elif options.worker == "uvloop":
-        if importlib.util.find_spec("uvloop") is None:
-            raise RuntimeError("worker='uvloop' needs uvloop: pip install 'wskit[uvloop]'")
+        require("uvloop", "worker='uvloop'")
         anyio.run(main, backend="asyncio", backend_options={"use_uvloop": True})
     else:
         anyio.run(main, backend="asyncio")
@@ -522,7 +520,7 @@ def serve(
 
     Raises:
         ValueError: On an invalid option, or ``workers > 1`` with an app object.
-        RuntimeError: If ``worker="uvloop"`` and uvloop is not installed.
+        MissingExtra: If ``worker="uvloop"`` and uvloop is not installed.
     """
     resolved = _server_options(options, host=host, port=port, worker=worker, workers=workers)
     if workers > 1:

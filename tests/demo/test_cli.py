@@ -19,6 +19,7 @@ from tests._services import free_port
 from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env, create_app
 from wskit.demo.cli import configure, demo_config, main, run_demo, serve_demo
 from wskit.demo.status import ClearingStream, StatusLine
+from wskit.exceptions import MissingExtra
 from wskit.server import Listening, ServerOptions
 
 
@@ -276,15 +277,9 @@ def test_a_wildcard_address_announces_a_url_a_browser_can_open(
     assert out[2] == "wskit demo: open http://127.0.0.1:8000 in two browser windows (in-memory hub)"
 
 
-def test_redis_without_coredis_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "coredis" else real(name, *a)
-    )
+def test_redis_without_coredis_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "coredis", None)  # as if the redis extra were missing
     config = DemoConfig(redis_url="redis://127.0.0.1:1")
-    assert serve_demo(config, ServerOptions(port=free_port())) == 2
-    assert "pip install 'wskit[redis]'" in capsys.readouterr().err
+    with pytest.raises(MissingExtra) as raised:
+        serve_demo(config, ServerOptions(port=free_port()))
+    assert raised.value.extra == "redis"

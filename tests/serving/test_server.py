@@ -7,7 +7,6 @@ asyncio or trio worker accordingly) and the client is the anyio + wsproto ``RawC
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import inspect
 import logging
 import os
@@ -27,6 +26,7 @@ from tests._services import raw_ws_connect, timeout
 from tests.integration.apps import make_app
 from wskit.app import App
 from wskit.cli import SERVER_OPTIONS
+from wskit.exceptions import MissingExtra
 from wskit.server import (
     Listening,
     ServeKwargs,
@@ -161,10 +161,11 @@ def test_workers_need_an_import_string() -> None:
         serve(make_app(), workers=2)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uvloop") is not None, reason="uvloop installed")
-def test_uvloop_worker_needs_uvloop() -> None:
-    with pytest.raises(RuntimeError, match="needs uvloop"):
+def test_uvloop_worker_needs_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if the uvloop extra were missing
+    with pytest.raises(MissingExtra) as raised:
         serve(make_app(), port=0, worker="uvloop")
+    assert raised.value.extra == "uvloop"
 
 
 def test_configure_logging_is_idempotent() -> None:

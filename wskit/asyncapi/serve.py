@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._extras import require
 from ..routing import route_path
 from .document import build
 from .html import render_html
@@ -26,12 +27,9 @@ def to_yaml(document: Mapping[str, Any]) -> str:
     """Dump ``document`` as YAML, keys in document order.
 
     Raises:
-        ImportError: PyYAML is not installed (``pip install 'wskit[yaml]'``).
+        MissingExtra: PyYAML is not installed (the ``yaml`` extra).
     """
-    try:
-        import yaml
-    except ImportError as exc:  # pragma: no cover - PyYAML is a test dependency
-        raise ImportError("YAML output needs PyYAML: pip install 'wskit[yaml]'") from exc
+    yaml = require("yaml", "AsyncAPI as YAML")
     text: str = yaml.safe_dump(
         json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True
     )

@@ -13,7 +13,6 @@ The WebSocket accepts only the page's own origins (``http://127.0.0.1:PORT`` and
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import socket
 import sys
@@ -25,6 +24,7 @@ import anyio
 import anyio.abc
 import msgspec
 
+from wskit._extras import require
 from wskit.cli import add_server_arguments, server_kwargs
 from wskit.policies import parse_origin
 from wskit.server import Listening, ServerOptions, configure_logging, serve_async
@@ -157,13 +157,9 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         status: Draw the status line; ``None``: when stdout is a terminal.
     """
     backend = "in-memory hub, one process" if config.redis_url is None else "Redis hub"
-    if config.redis_url is not None and importlib.util.find_spec("coredis") is None:
-        print(
-            "wskit demo: error: sharing rooms through Redis needs coredis: "
-            "pip install 'wskit[redis]'",
-            file=sys.stderr,
-        )
-        return 2
+    require("server", "wskit demo")
+    if config.redis_url is not None:
+        require("redis", "wskit demo with WSKIT_REDIS_URL")
     if options.workers > 1:
         configure_logging(options.log_level)
         if config.redis_url is None:

@@ -7,8 +7,9 @@ them between processes (``MemoryBackend`` for one process, ``RedisBackend`` for 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .backends import lazy_redis_backend
 from .backends.base import Backend, BackendStatistics
 from .backends.memory import MemoryBackend, MemoryBroker
 from .history import HistoryEntry
@@ -34,9 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RedisBackend":
-        from .backends.redis import RedisBackend
-
-        return RedisBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_redis_backend(__name__)

@@ -6,8 +6,10 @@ extra (coredis) and is imported on first use, so ``import wskit.pubsub`` never i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..._extras import require
 from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem
 from .memory import MemoryBackend, MemoryBroker
 
@@ -25,9 +27,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RedisBackend":
-        from .redis import RedisBackend
+def lazy_redis_backend(module: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``RedisBackend`` when it is first asked for.
 
-        return RedisBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    ``wskit``, ``wskit.pubsub`` and this package export ``RedisBackend`` this way, so that
+    importing them never imports coredis; without the ``redis`` extra the import raises
+    :class:`~wskit.exceptions.MissingExtra`.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name == "RedisBackend":
+            require("redis", "RedisBackend")
+            from .redis import RedisBackend
+
+            return RedisBackend
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = lazy_redis_backend(__name__)
