@@ -35,14 +35,21 @@ CORE_SUITES = [
 
 
 def _sync(session: nox.Session, *groups: str, extras: bool = True) -> None:
-    """Install exactly what ``uv.lock`` pins for ``groups`` (and the extras) into the session."""
+    """Install exactly what ``uv.lock`` pins for ``groups`` (and the extras) into the session.
+
+    Under ``--no-venv`` (how ``./dev test`` runs the sessions, in ``.venv``, already synced from
+    the lock) there is nothing to install.
+    """
+    location = getattr(session.virtualenv, "location", None)
+    if location is None:
+        return
     args = ["uv", "sync", "--locked", "--no-default-groups"]
     args += [f"--group={group}" for group in groups]
     if extras:
         args.append("--all-extras")
     session.run_install(
         *args,
-        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        env={"UV_PROJECT_ENVIRONMENT": location},
         external=True,
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from tests._upstream import passed_through
 from wskit.codecs import JSON, MSGPACK, Codec, JSONCodec, MsgPackCodec, translate_decode_error
 from wskit.exceptions import DecodeError, ValidationError
 
@@ -123,7 +124,7 @@ def test_validation_error_keeps_the_path() -> None:
     with pytest.raises(ValidationError) as info:
         JSON.decode(b'{"id": 1, "items": [{"name": "x", "qty": "2"}]}', Order)
     assert info.value.path == "$.items[0].qty"
-    assert str(info.value) == "Expected `int`, got `str` at $.items[0].qty"
+    assert str(info.value) == passed_through("$.items[0].qty")
     assert info.value.close_code == 1007
 
 

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from tests._asgi_pair import ASGIPair, accepted
+from tests._upstream import passed_through
 from wskit.codecs import MSGPACK, JSONCodec
 from wskit.connection import Limits
 from wskit.exceptions import (
@@ -129,7 +130,7 @@ async def test_casting_rejections_keep_the_connection(tp: type, text: str) -> No
 async def test_invalid_utf8_in_a_binary_frame(tp: type) -> None:
     pair, ws = await accepted()
     pair.binary(b"\xff\xfe", b"1")
-    with pytest.raises(DecodeError, match="not valid UTF-8: invalid start byte at byte 0"):
+    with pytest.raises(DecodeError, match=r"^binary frame is not valid UTF-8: .+ at byte 0$"):
         await ws.receive(tp)
     assert await ws.receive(tp) == tp("1") if tp is not bool else True
 
@@ -212,7 +213,7 @@ async def test_value_that_does_not_fit_gives_the_path_and_the_next_receive_works
     with pytest.raises(ValidationError) as info:
         await ws.receive(Chat)
     assert info.value.path == "$.tags[1]"
-    assert "Expected `str`, got `int` at $.tags[1]" in str(info.value)
+    assert str(info.value) == passed_through("$.tags[1]")
     with pytest.raises(ValidationError) as info:
         await ws.receive(Chat)
     assert info.value.path == "$.user"

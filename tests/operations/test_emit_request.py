@@ -40,7 +40,7 @@ async def test_emit_validates_and_encodes_the_declared_payload() -> None:
         {"type": "chat.message", "payload": {"room": "r", "text": "last", "author": "anonymous"}},
     ]
     assert isinstance(errors[0], TypeError)
-    assert "Expected `str`, got `int`" in str(errors[0])
+    assert str(errors[0]).strip()  # msgspec's reason, passed through
     assert isinstance(errors[1], LookupError)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from tests._upstream import passed_through
 from wskit.codecs import MSGPACK
 from wskit.exceptions import ValidationError, WebSocketDisconnect
 from wskit.operations import OperationError, OperationRouter
@@ -62,7 +63,7 @@ BAD_INPUT = [
         '{"type": "chat.send", "payload": {"room": 5, "text": "x"}, "id": "a"}',
         error(
             "invalid_payload",
-            "Expected `str`, got `int` at $.payload.room",
+            passed_through("$.payload.room"),
             "chat.send",
             "$.payload.room",
             "a",
@@ -72,9 +73,7 @@ BAD_INPUT = [
     ),
     pytest.param(
         '{"type": "chat.send", "id": 4}',
-        error(
-            "invalid_payload", "Object missing required field `payload` at $", "chat.send", "$", 4
-        ),
+        error("invalid_payload", passed_through("$"), "chat.send", "$", 4),
         1007,
         id="missing-payload",
     ),
@@ -82,7 +81,7 @@ BAD_INPUT = [
         '{"type": "chat.send", "payload": {"room": "r", "text": "x"}, "id": 1.5}',
         error(
             "invalid_payload",
-            "Expected `int | str | null`, got `float` at $.id",
+            passed_through("$.id"),
             "chat.send",
             "$.id",
         ),
@@ -91,7 +90,7 @@ BAD_INPUT = [
     ),
     pytest.param(
         "{not json",
-        error("malformed", "JSON is malformed: object keys must be strings (byte 1)"),
+        error("malformed", passed_through()),
         1007,
         id="not-json",
     ),
