@@ -74,7 +74,9 @@ async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: Redi
         killed_at = time.monotonic()
         await publish_some(50)  # Redis is down
         assert failures, "publishing while Redis is down must raise BackendUnavailable"
-        assert max(failures) < sender.publish_timeout + 0.5
+        # Bounded by publish_timeout (the first publish may still wait for the dead link); the
+        # slack only stops a hung test on a busy machine.
+        assert max(failures) < sender.publish_timeout + timeout(5)
         assert local.frames[-1] == str(seq)  # local delivery kept working
         redis_process.start()
         restarted_at = time.monotonic()
@@ -93,7 +95,7 @@ async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: Redi
             f"(killed for {restarted_at - killed_at:.2f} s, links back {recovered_after:.2f} s "
             f"after the restart; backoff bound {sender.backoff_max} s)"
         )
-        assert recovered_after < sender.backoff_max + timeout(2)
+        assert recovered_after < sender.backoff_max + timeout(10)
         assert events.count("down") == 1
         assert events.count("up") == 1
         stats = sender.statistics()
@@ -104,7 +106,9 @@ async def test_restart_typed_errors_recovery_and_resubscribe(redis_process: Redi
 
 async def test_down_at_start_then_up(tmp_path: Path) -> None:
     server = RedisProcess(tmp_path)  # not started yet: nothing listens on its port
-    backend = _backend(server, backoff_max=0.2)
+    # A publish_timeout no run reaches: while the link is down, publish fails at once instead
+    # of waiting for it, and "at once" reads apart from "after the timeout" on any machine.
+    backend = _backend(server, backoff_max=0.2, publish_timeout=timeout(60))
     try:
         async with Hub(backend) as hub:
             assert not backend.connected
@@ -114,7 +118,7 @@ async def test_down_at_start_then_up(tmp_path: Path) -> None:
             started = time.monotonic()
             with pytest.raises(BackendUnavailable, match="down"):
                 await hub.publish("t", "local only")
-            assert time.monotonic() - started < 1
+            assert time.monotonic() - started < backend.publish_timeout / 2
             with pytest.raises(BackendUnavailable):
                 backend.publish_nowait("t", b"x")
             with pytest.raises(BackendUnavailable):
@@ -142,7 +146,8 @@ async def test_a_hung_server_never_hangs_a_publish(redis_process: RedisProcess) 
             started = time.monotonic()
             with pytest.raises(BackendUnavailable):
                 await backend.publish("t", b"x")
-            assert time.monotonic() - started < 0.3 + 1.0
+            waited = time.monotonic() - started
+            assert 0.3 * 0.9 <= waited < 0.3 + timeout(10)  # the deadline, not a hang
             with pytest.raises(BackendUnavailable):
                 await backend.history("t")
         finally:
