@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -58,48 +59,57 @@ def room_app(hub: Hub, joined: list[WebSocket]) -> App:
     return app
 
 
+@contextlib.asynccontextmanager
+async def stalled_and_healthy(app: App) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """One client whose buffer holds a single message and who never reads (its server-side
+    send blocks once that buffer is full), then HEALTHY clients that have joined."""
+    async with (
+        TestClient(app, max_queue=1) as stalled_client,
+        TestClient(app) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        stalled = await stack.enter_async_context(stalled_client.websocket_connect("/room"))
+        healthy = [
+            await stack.enter_async_context(client.websocket_connect("/room"))
+            for _ in range(HEALTHY)
+        ]
+        for conn in healthy:
+            assert await conn.receive_text() == "joined"
+        yield stalled, healthy
+
+
+async def publish_and_receive_everything(hub: Hub, healthy: list[Any]) -> None:
+    for n in range(MESSAGES):
+        await hub.publish("room", n)
+    for conn in healthy:
+        assert [await conn.receive_json() for _ in range(MESSAGES)] == list(range(MESSAGES))
+
+
 @pytest.mark.parametrize(
     ("overflow", "send_timeout"),
     [("close", None), ("drop_oldest", 0.3), ("drop_newest", 0.3)],
     ids=["overflow-close", "deadline-drop-oldest", "deadline-drop-newest"],
 )
-async def test_stalled_subscriber_is_evicted_and_the_others_are_on_time(
+async def test_stalled_subscriber_is_evicted_and_the_others_get_everything(
     records: Records, overflow: OverflowPolicy, send_timeout: float | None
 ) -> None:
     joined: list[WebSocket] = []
     before = count_tasks()
-    async with Hub(max_queue=4, overflow=overflow, send_timeout=send_timeout) as hub:
-        app = room_app(hub, joined)
-        # One client whose buffer holds a single message and who never reads: its server-side
-        # send blocks forever once that buffer is full.
-        async with (
-            TestClient(app, max_queue=1) as stalled_client,
-            TestClient(app) as client,
-            stalled_client.websocket_connect("/room") as stalled,
-            contextlib.AsyncExitStack() as stack,
-        ):
-            healthy = [
-                await stack.enter_async_context(client.websocket_connect("/room"))
-                for _ in range(HEALTHY)
-            ]
-            for conn in healthy:
-                assert await conn.receive_text() == "joined"
-            for n in range(MESSAGES):
-                await hub.publish("room", n)
-            for conn in healthy:
-                assert [await conn.receive_json() for _ in range(MESSAGES)] == list(range(MESSAGES))
-            await wait_until(lambda: joined[0] not in hub.subscribers("room"))
-            await wait_until(lambda: joined[0].close_code is not None)
-            assert joined[0].close_code == 1013
-            assert len(hub.subscribers("room")) == HEALTHY
-            stats = hub.statistics()
-            assert stats.evicted == 1
-            await wait_until(lambda: hub.statistics().writers == 0)  # its writer task ended
-            # Late messages go to the healthy clients only, still in order.
-            await hub.publish("room", "late")
-            for conn in healthy:
-                assert await conn.receive_text() == "late"
-            del stalled
+    async with (
+        Hub(max_queue=4, overflow=overflow, send_timeout=send_timeout) as hub,
+        stalled_and_healthy(room_app(hub, joined)) as (_, healthy),
+    ):
+        await publish_and_receive_everything(hub, healthy)
+        await wait_until(lambda: joined[0] not in hub.subscribers("room"))
+        await wait_until(lambda: joined[0].close_code is not None)
+        assert joined[0].close_code == 1013
+        assert len(hub.subscribers("room")) == HEALTHY
+        assert hub.statistics().evicted == 1
+        await wait_until(lambda: hub.statistics().writers == 0)  # its writer task ended
+        # Late messages go to the healthy clients only, still in order.
+        await hub.publish("room", "late")
+        for conn in healthy:
+            assert await conn.receive_text() == "late"
     assert await settled_tasks(before) == before
     assert records.errors == []
 
@@ -112,29 +122,16 @@ async def test_the_others_get_everything_while_the_stalled_one_is_still_subscrib
     # the hub has one): every healthy client gets every message while the stalled one is still
     # subscribed, its send blocked. Nobody waited for it, whatever the machine's load.
     joined: list[WebSocket] = []
-    async with Hub(max_queue=4, overflow=overflow, send_timeout=timeout(600)) as hub:
-        app = room_app(hub, joined)
-        async with (
-            TestClient(app, max_queue=1) as stalled_client,
-            TestClient(app) as client,
-            contextlib.AsyncExitStack() as stack,
-        ):
-            stalled = await stack.enter_async_context(stalled_client.websocket_connect("/room"))
-            healthy = [
-                await stack.enter_async_context(client.websocket_connect("/room"))
-                for _ in range(HEALTHY)
-            ]
-            for conn in healthy:
-                assert await conn.receive_text() == "joined"
-            for n in range(MESSAGES):
-                await hub.publish("room", n)
-            for conn in healthy:
-                assert [await conn.receive_json() for _ in range(MESSAGES)] == list(range(MESSAGES))
-            assert joined[0] in hub.subscribers("room")
-            assert joined[0].close_code is None
-            assert hub.statistics().evicted == 0
-            await stalled.close()  # the stalled client leaves; its blocked send ends with it
-            await wait_until(lambda: joined[0] not in hub.subscribers("room"))
+    async with (
+        Hub(max_queue=4, overflow=overflow, send_timeout=timeout(600)) as hub,
+        stalled_and_healthy(room_app(hub, joined)) as (stalled, healthy),
+    ):
+        await publish_and_receive_everything(hub, healthy)
+        assert joined[0] in hub.subscribers("room")
+        assert joined[0].close_code is None
+        assert hub.statistics().evicted == 0
+        await stalled.close()  # the stalled client leaves; its blocked send ends with it
+        await wait_until(lambda: joined[0] not in hub.subscribers("room"))
     assert records.errors == []
 
 
