@@ -12,7 +12,6 @@ from wskit import exceptions as exc
 from wskit.status import CloseCode
 
 TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
-    (exc.WebSocketDisconnect, (exc.WskitError, StarletteDisconnect)),
     (exc.ProtocolError, (exc.WskitError,)),
     (exc.LocalProtocolError, (exc.ProtocolError,)),
     (exc.InvalidTransition, (exc.LocalProtocolError, RuntimeError)),
@@ -21,7 +20,7 @@ TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
         exc.ConnectionClosed,
         (exc.WebSocketDisconnected, exc.WebSocketDisconnect, StarletteDisconnect, RuntimeError),
     ),
-    (exc.RemoteProtocolError, (exc.ProtocolError,)),
+    (exc.RemoteProtocolError, (exc.ProtocolError, RuntimeError)),
     (exc.ConcurrentReceive, (exc.WskitError, RuntimeError)),
     (exc.DecodeError, (exc.WskitError, ValueError)),
     (exc.ValidationError, (exc.DecodeError, ValueError)),
@@ -47,12 +46,13 @@ def test_tree(cls: type[BaseException], bases: tuple[type[BaseException], ...]) 
 
 def test_every_exported_exception_is_in_the_tree() -> None:
     exported = {getattr(exc, name) for name in exc.__all__}
-    assert exported == {cls for cls, _ in TREE} | {exc.WskitError}
+    assert exported == {cls for cls, _ in TREE} | {exc.WskitError, exc.WebSocketDisconnect}
 
 
 def test_tree_is_drawn_in_the_docstring() -> None:
     doc = exc.__doc__ or ""
-    for cls, _ in TREE:
+    classes: list[type[BaseException]] = [cls for cls, _ in TREE]
+    for cls in [*classes, exc.WebSocketDisconnect]:
         if cls is not exc.Denied:
             assert cls.__name__ in doc, cls
 
@@ -80,21 +80,29 @@ def test_close_codes(cls: type[exc.WskitError], code: int | None) -> None:
     assert cls.close_code == code
 
 
-def test_disconnect() -> None:
+def test_disconnect_is_starlettes_own_class() -> None:
+    # One class, not a subclass pair: ``except`` written with either name catches both.
+    assert exc.WebSocketDisconnect is StarletteDisconnect
     error = exc.WebSocketDisconnect(1001, "going")
     assert (error.code, error.reason) == (1001, "going")
-    assert str(error) == "connection closed: code 1001, reason 'going'"
-    assert repr(error) == "WebSocketDisconnect(code=1001, reason='going')"
     default = exc.WebSocketDisconnect()
     assert (default.code, default.reason) == (1000, "")
-    assert str(default) == "connection closed: code 1000"
     assert isinstance(exc.WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE).code, int)
 
 
-def test_starlette_code_catches_wskit_disconnects() -> None:
+def test_either_name_catches_the_others_disconnects() -> None:
     with pytest.raises(StarletteDisconnect) as info:
         raise exc.WebSocketDisconnect(4000, "x")
     assert (info.value.code, info.value.reason) == (4000, "x")
+    with pytest.raises(exc.WebSocketDisconnect) as caught:
+        raise StarletteDisconnect(4001, "y")
+    assert (caught.value.code, caught.value.reason) == (4001, "y")
+
+
+def test_remote_protocol_error_is_a_runtime_error() -> None:
+    # Starlette raises RuntimeError when the server sends a message out of sequence.
+    with pytest.raises(RuntimeError):
+        raise exc.RemoteProtocolError("the server broke the ASGI sequence")
 
 
 def test_invalid_transition_message() -> None:

@@ -2,14 +2,16 @@
 
 The tree::
 
+    WebSocketDisconnect(code, reason)      the connection ended: Starlette's own class, re-exported
+
     WskitError
-    ├── WebSocketDisconnect(code, reason)  the connection ended (also Starlette's class)
     ├── ProtocolError                      ``close_code`` on each subclass
     │   ├── LocalProtocolError             the application broke the ASGI sequence (1011)
     │   │   └── InvalidTransition          also RuntimeError: "cannot <call> in state <STATE>"
     │   │       └── WebSocketDisconnected  use before accept/after close (also Starlette's)
     │   │           └── ConnectionClosed   also WebSocketDisconnect: used after the end
-    │   └── RemoteProtocolError            the server sent a message out of sequence (1002)
+    │   └── RemoteProtocolError            the server sent a message out of sequence (1002);
+    │                                      also RuntimeError, as Starlette raises
     ├── ConcurrentReceive                  a second receive() while one waits; RuntimeError
     ├── DecodeError                        a message did not decode (1007); also ValueError
     │   └── ValidationError                does not fit the type; ``path`` like "$.items[0]"
@@ -27,9 +29,16 @@ The tree::
 
 Errors that end a connection carry the close code they map to in ``close_code``; the table in
 ``docs/topics/close-codes.md`` lists them. Subclasses also inherit from the standard exception a
-user already catches (``RuntimeError``, ``ValueError``, ``TypeError``, ``TimeoutError``) and, for
-the two names Starlette defines, from Starlette's own classes, so code written against
-``starlette.websockets`` keeps catching wskit's errors after switching the import.
+user already catches (``RuntimeError``, ``ValueError``, ``TypeError``, ``TimeoutError``): for the
+same misuse, wskit raises the type Starlette 1.10 raises.
+
+``WebSocketDisconnect`` is not a wskit class at all: it *is*
+``starlette.websockets.WebSocketDisconnect``. A subclass would have been one-way (an
+``except wskit.WebSocketDisconnect`` would miss the disconnects of Starlette's connections, which
+Starlette's own routes still build); one class makes ``except WebSocketDisconnect`` catch every
+disconnect, whichever module it was imported from. ``WebSocketDisconnected`` (use after the
+end) subclasses Starlette's class of that name, so ``except`` clauses written with Starlette's
+name catch wskit's.
 """
 
 from __future__ import annotations
@@ -74,26 +83,9 @@ class WskitError(Exception):
     close_code: ClassVar[int | None] = None
 
 
-class WebSocketDisconnect(_StarletteDisconnect, WskitError):
-    """The connection ended: the client left, or the transport broke.
-
-    Args:
-        code: The close code the client sent, or 1006 when the transport dropped without one.
-        reason: The close reason the client sent (empty when none).
-    """
-
-    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
-        super().__init__(code, reason)
-        self.code = code
-        self.reason = reason or ""
-
-    def __str__(self) -> str:
-        return f"connection closed: code {self.code}" + (
-            f", reason {self.reason!r}" if self.reason else ""
-        )
-
-    def __repr__(self) -> str:
-        return f"WebSocketDisconnect(code={self.code!r}, reason={self.reason!r})"
+#: The connection ended: the client left (``code`` and ``reason`` are its close frame's), or the
+#: transport broke (``code`` 1006). Starlette's own class: one class for both libraries.
+WebSocketDisconnect = _StarletteDisconnect
 
 
 class ProtocolError(WskitError):
@@ -159,8 +151,11 @@ class ConnectionClosed(WebSocketDisconnected, WebSocketDisconnect):
         return f"ConnectionClosed({self.args[0]!r}, code={self.code!r}, reason={self.reason!r})"
 
 
-class RemoteProtocolError(ProtocolError):
-    """The server handed the application an ASGI message out of sequence."""
+class RemoteProtocolError(ProtocolError, RuntimeError):
+    """The server handed the application an ASGI message out of sequence.
+
+    A ``RuntimeError``, as Starlette raises for the same fault.
+    """
 
     close_code: ClassVar[int | None] = CloseCode.PROTOCOL_ERROR
 
