@@ -377,9 +377,12 @@ async def test_howto_starlette() -> None:
         mod.registry.reset()
         response = await client.http("GET", "/")
         assert response.text == "chat at ws://testserver/rooms/lobby"
-    async with TestClient(mod.mounted) as client, client.websocket_connect("/ws/echo") as conn:
-        await conn.send_text("hi")
-        assert await conn.receive_text() == "hi"
+    async with TestClient(mod.mounted) as client:
+        response = await client.http("GET", "/")
+        assert (response.status, response.text) == (200, "echo at ws://testserver/ws/echo")
+        async with client.websocket_connect("/ws/echo") as conn:
+            await conn.send_text("hi")
+            assert await conn.receive_text() == "hi"
     async with TestClient(mod.front) as client:
         assert (await client.http("GET", "/motd")).text == "welcome"
         async with client.websocket_connect("/echo") as conn:

@@ -42,6 +42,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, Unpack
 
 import anyio
+from starlette.datastructures import URLPath
+from starlette.routing import NoMatchFound
 
 from ._lifespan import LifespanFailure, SubLifespan
 from .connection import WebSocket
@@ -172,30 +174,45 @@ class App:
 
         return decorator
 
-    def mount(self, path: str, app: ASGIApp) -> None:
+    def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> None:
         """Serve ``app`` (HTTP and WebSocket) under the prefix ``path``, after the routes.
 
         A mounted wskit App keeps its own routes, policies and registry, and :meth:`shutdown`
         drains it with this App. Another kind of ASGI app is left to drain itself. Lifespan
         events are not forwarded to mounted apps (Starlette's ``Mount`` does not either).
+        With a ``name``, the child's routes reverse as ``"<name>:<route>"``.
         """
-        self._table.mount(Mount(path, app))
+        self._table.mount(Mount(path, app, name=name))
 
     @property
-    def routes(self) -> Sequence[Route]:
-        """The registered routes, in order (for docs tooling: ``path``, ``handler``...)."""
-        return tuple(self._table.routes)
+    def routes(self) -> Sequence[Route | Mount]:
+        """The registered routes, then the mounts, in the order the App matches them.
 
-    def url_path_for(self, name: str, /, **params: Any) -> str:
-        """Build the path of the route called ``name``.
+        Starlette's ``Mount`` walks this list to build URLs, and the AsyncAPI builder to find
+        the handlers.
+        """
+        return (*self._table.routes, *self._table.mounts)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Build the path of the route called ``name``, as Starlette's ``url_path_for`` does.
+
+        The App's routes come first, then its mounts, then its ``http_app`` (a Starlette or
+        FastAPI app's routes), so handlers on either side build each other's URLs
+        (``ws.url_for("about")``, ``request.url_for("chat", room="x")``).
 
         Raises:
-            KeyError: If no route has that name, or the parameters do not fit.
+            NoMatchFound: No route has that name with those parameters (Starlette's error).
         """
-        for route in self._table.routes:
-            if route.name == name:
-                return route.url_path_for(**params)
-        raise KeyError(f"no route named {name!r}")
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        reverse = getattr(self.http_app, "url_path_for", None)
+        if reverse is not None:
+            url: URLPath = reverse(name, **path_params)
+            return url
+        raise NoMatchFound(name, path_params)
 
     # -- registry -------------------------------------------------------------------------------
 
@@ -251,7 +268,12 @@ class App:
         if mount is None:
             return None
         child = dict(scope)
-        child["root_path"] = str(scope.get("root_path") or "") + mount.path
+        root = str(scope.get("root_path") or "")
+        child["root_path"] = root + mount.path
+        # As Starlette's Mount does: url_for from inside the child builds URLs from the top, so
+        # it asks the topmost router and starts from the root path above every mount.
+        child.setdefault("router", self)
+        child.setdefault("app_root_path", root)
         return mount.app, child
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -280,6 +302,10 @@ class App:
             await mounted[0](mounted[1], receive, send)
             return
         if self.http_app is not None:
+            if "router" not in scope:
+                # Starlette's url_for asks scope["router"]: make it this App, which knows the
+                # WebSocket routes and hands other names to the http_app.
+                scope = {**scope, "router": self}
             await self.http_app(scope, receive, send)
             return
         headers = [(b"content-type", b"text/plain; charset=utf-8")]

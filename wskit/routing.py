@@ -12,18 +12,26 @@ app. Two details differ on purpose:
   ``$`` anchor matches before a trailing newline).
 
 Routes without parameters are found with one dictionary lookup; the others are tried in
-registration order. The path matched is the ASGI ``scope["path"]`` with ``scope["root_path"]``
-removed (the part a parent app consumed when it mounted this one), never a URL rebuilt from the
-``Host`` header.
+registration order.
+
+Routes and mounts reverse as Starlette's do: ``url_path_for(name, /, **path_params)`` returns a
+:class:`starlette.datastructures.URLPath` (a ``str``) and raises Starlette's
+:class:`~starlette.routing.NoMatchFound` for a name (or parameters) it does not know, so a
+Starlette app that mounts a wskit App, or that a wskit App serves as ``http_app``, builds URLs
+across both (``request.url_for("chat", room="x")``, ``ws.url_for("about")``).
+
+The path matched is the ASGI ``scope["path"]`` with ``scope["root_path"]`` removed (the part a
+parent app consumed when it mounted this one), never a URL rebuilt from the ``Host`` header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor
-from starlette.routing import PARAM_REGEX, compile_path
+from starlette.datastructures import URLPath
+from starlette.routing import PARAM_REGEX, NoMatchFound, compile_path, replace_params
 
 from .policies import RouteOptions, check_options
 
@@ -142,18 +150,22 @@ class Route:
             # int() refuses over 4300 digits; a custom convertor may refuse too. Not a match.
             return None
 
-    def url_path_for(self, **params: Any) -> str:
-        """Build the path for ``params`` (the inverse of :meth:`match`).
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Build the path of this route if it is called ``name`` (the inverse of :meth:`match`).
+
+        Starlette's signature and behaviour, so Starlette's ``Mount`` and ``url_for`` walk wskit
+        routes like their own.
+
+        Returns:
+            The path, with ``protocol="websocket"`` (``url_for`` makes a ``ws://`` URL of it).
 
         Raises:
-            KeyError: If a parameter is missing or an unexpected one is given.
+            NoMatchFound: The route has another name, or other parameters than ``path_params``.
         """
-        if set(params) != set(self.param_names):
-            raise KeyError(f"route {self.name!r} takes {self.param_names}, got {tuple(params)}")
-        path = self.path_format
-        for key, value in params.items():
-            path = path.replace("{" + key + "}", self.convertors[key].to_string(value))
-        return path
+        if name != self.name or set(path_params) != set(self.param_names):
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.convertors, dict(path_params))
+        return URLPath(path=path, protocol="websocket")
 
     def __repr__(self) -> str:
         return f"Route(path={self.path!r}, name={self.name!r})"
@@ -171,20 +183,45 @@ class Mount:
     Args:
         path: The prefix, starting with ``/`` and without a trailing ``/`` (``"/legacy"``).
         app: Any ASGI application.
+        name: A name for reversal: the child's route ``chat`` is then ``"<name>:chat"``, as with
+            Starlette's ``Mount``. Without one, the child's names are used as they are.
     """
 
-    __slots__ = ("app", "path")
+    __slots__ = ("app", "name", "path")
 
-    def __init__(self, path: str, app: ASGIApp) -> None:
+    def __init__(self, path: str, app: ASGIApp, *, name: str | None = None) -> None:
         if not isinstance(path, str) or not path.startswith("/") or path.endswith("/"):
             raise ValueError(f"a mount path must start with '/' and not end with it: {path!r}")
         self.path = path
         self.app = app
+        self.name = name
+
+    @property
+    def routes(self) -> Sequence[Any]:
+        """The child app's routes, if it has any (for Starlette's and AsyncAPI's walks)."""
+        routes = getattr(self.app, "routes", None)
+        return routes if isinstance(routes, Sequence) else ()
 
     def matches(self, path: str) -> bool:
         """Tell whether ``path`` is the prefix itself or lies below it."""
         prefix = self.path
         return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Build the path of the child's route ``name``, under this prefix.
+
+        Raises:
+            NoMatchFound: The child has no such route, or cannot build paths.
+        """
+        if self.name is not None:
+            if not name.startswith(self.name + ":"):
+                raise NoMatchFound(name, path_params)
+            name = name[len(self.name) + 1 :]
+        reverse = getattr(self.app, "url_path_for", None)
+        if reverse is None:
+            raise NoMatchFound(name, path_params)
+        url = reverse(name, **path_params)
+        return URLPath(path=self.path + str(url), protocol=getattr(url, "protocol", ""))
 
     def __repr__(self) -> str:
         return f"Mount(path={self.path!r}, app={self.app!r})"

@@ -64,7 +64,12 @@ async def echo(ws: WebSocket) -> None:
             await ws.send_text(text)
 
 
-mounted = Starlette(routes=[Route("/", homepage), Mount("/ws", app=realtime)])
+async def start(request: Request) -> PlainTextResponse:
+    # The parent reverses the mounted App's routes: ws://.../ws/echo
+    return PlainTextResponse(f"echo at {request.url_for('echo')}")
+
+
+mounted = Starlette(routes=[Route("/", start), Mount("/ws", app=realtime)])
 # --8<-- [end:mount]
 
 

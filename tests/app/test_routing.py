@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.routing import NoMatchFound
 
 from tests.app.conftest import echo, rewrite_scope
 from wskit._types import Receive, Scope, Send
@@ -91,9 +92,12 @@ def test_route_attributes() -> None:
 
 def test_url_path_for() -> None:
     route = Route("/u/{id:int}/{name}", handler)
-    assert route.url_path_for(id=3, name="bob") == "/u/3/bob"
-    with pytest.raises(KeyError):
-        route.url_path_for(id=3)
+    path = route.url_path_for("handler", id=3, name="bob")
+    assert (path, path.protocol) == ("/u/3/bob", "websocket")
+    with pytest.raises(NoMatchFound):
+        route.url_path_for("handler", id=3)
+    with pytest.raises(NoMatchFound):
+        route.url_path_for("other", id=3, name="bob")
 
 
 @pytest.mark.parametrize(
@@ -223,12 +227,14 @@ async def test_list_form_and_routes_view() -> None:
     app = App([Route("/echo", echo), Route("/view/{id:uuid}", view, name="view")])
     route = app.add_route("/added", handler)
     assert [r.path for r in app.routes] == ["/echo", "/view/{id:uuid}", "/added"]
-    assert app.routes[1].handler is view
-    assert app.routes[1].param_names == ("id",)
+    second = app.routes[1]
+    assert isinstance(second, Route)
+    assert second.handler is view
+    assert second.param_names == ("id",)
     assert app.routes[2] is route
     key = uuid.UUID(int=1)
     assert app.url_path_for("view", id=key) == f"/view/{key}"
-    with pytest.raises(KeyError):
+    with pytest.raises(NoMatchFound):
         app.url_path_for("missing")
     client = TestClient(app)
     async with client.websocket_connect("/echo") as conn:

@@ -11,6 +11,7 @@ import yaml
 from wskit.app import App
 from wskit.asyncapi import AsyncAPIApp, to_yaml
 from wskit.asyncapi.cli import main
+from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 
 from .sample import app, docs
@@ -52,6 +53,7 @@ async def test_json_yaml_and_html_are_served() -> None:
 async def test_mounted_in_an_app_next_to_the_websocket_routes() -> None:
     service = App()
     for route in app.routes:
+        assert isinstance(route, Route)
         service.add_route(route.path, route.handler)
     service.mount(
         "/docs", AsyncAPIApp(service, title="Mounted", version="1", yaml_path=None, cdn=True)

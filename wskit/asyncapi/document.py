@@ -32,7 +32,7 @@ from starlette import routing as starlette_routing
 
 from ..operations.envelope import EnvelopeFormat, ErrorPayload, accepts_none
 from ..operations.router import OperationRouter
-from ..routing import Route
+from ..routing import Mount, Route
 from ..views import WebSocketView
 from .schema import SchemaSet
 
@@ -78,6 +78,8 @@ def _walk(routes: Sequence[Any], prefix: str, outer: Mapping[str, str]) -> Itera
         elif isinstance(route, starlette_routing.Mount):
             params = {n: _kind(c) for n, c in route.param_convertors.items() if n != "path"}
             yield from _walk(route.routes, prefix + route.path, {**outer, **params})
+        elif isinstance(route, Mount):
+            yield from _walk(route.routes, prefix + route.path, outer)
 
 
 def _is_view(source: object) -> bool:
