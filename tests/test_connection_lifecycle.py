@@ -18,6 +18,7 @@ from wskit.exceptions import (
     DecodeError,
     InvalidTransition,
     RemoteProtocolError,
+    ValidationError,
     WebSocketDisconnect,
     WebSocketDisconnected,
 )
@@ -297,7 +298,7 @@ async def test_deny_without_the_extension_closes_before_accept() -> None:
     pair = ASGIPair(make_scope(denial=False))
     ws = pair.websocket()
     await ws.deny(401, body=b"nope")
-    assert pair.sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    assert pair.sent == [{"type": "websocket.close", "code": 1008, "reason": "refused: HTTP 401"}]
     assert ws.closed
 
 
@@ -373,31 +374,36 @@ async def test_async_with_after_explicit_close_sends_one_close() -> None:
     assert pair.closes == [{"type": "websocket.close", "code": 4000, "reason": ""}]
 
 
-async def test_async_with_error_closes_1011_and_logs_once(
+async def test_async_with_server_error_closes_1011_and_reraises_unlogged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Whoever stops the exception logs it once (the App, the route, or the ASGI server).
     pair = ASGIPair()
     with pytest.raises(KeyError, match="secret detail"):
         async with pair.websocket():
             raise KeyError("secret detail")
-    assert pair.closes == [{"type": "websocket.close", "code": 1011, "reason": ""}]
+    assert pair.closes == [{"type": "websocket.close", "code": 1011, "reason": "internal error"}]
     assert "secret" not in repr(pair.sent)
-    records = [r for r in caplog.records if r.name == "wskit.connection"]
-    assert len(records) == 1
-    assert records[0].levelno == logging.ERROR
-    assert records[0].exc_info is not None
+    assert [r for r in caplog.records if r.name.startswith("wskit")] == []
 
 
-async def test_async_with_client_error_closes_with_its_code(
+async def test_async_with_client_fault_closes_with_its_code_and_is_handled(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pair = ASGIPair()
-    with pytest.raises(DecodeError):
-        async with pair.websocket():
-            raise DecodeError("bad payload")
-    assert pair.closes[0]["code"] == 1007
+    pair = ASGIPair(make_scope(client=("10.0.0.7", 5555)))
+    async with pair.websocket():
+        raise ValidationError("Expected `int`, got `str` at $.seq", "$.seq")
+    assert pair.closes == [
+        {
+            "type": "websocket.close",
+            "code": 1007,
+            "reason": "invalid message: Expected `int`, got `str` at $.seq",
+        }
+    ]
     (record,) = [r for r in caplog.records if r.name == "wskit.connection"]
     assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert "10.0.0.7:5555" in record.getMessage()
 
 
 async def test_async_with_swallows_the_client_leaving() -> None:
@@ -417,7 +423,7 @@ async def test_async_with_cancellation_closes_1001() -> None:
             scope.cancel()
             await anyio.sleep_forever()
     assert scope.cancelled_caught
-    assert pair.closes == [{"type": "websocket.close", "code": 1001, "reason": ""}]
+    assert pair.closes == [{"type": "websocket.close", "code": 1001, "reason": "going away"}]
 
 
 async def test_accept_inside_async_with_raises() -> None:
@@ -603,10 +609,10 @@ def test_log_handler_error_logs_once(caplog: pytest.LogCaptureFixture) -> None:
 
     error = ValueError("boom")
     scope = make_scope()
-    assert log_handler_error(error, scope) == 1011
-    assert log_handler_error(error, scope) == 1011
+    assert log_handler_error(error, scope) == (1011, "internal error")
+    assert log_handler_error(error, scope) == (1011, "internal error")
     assert len([r for r in caplog.records if r.name == "wskit.connection"]) == 1
-    assert log_handler_error(DecodeError("bad"), scope) == 1007
+    assert log_handler_error(DecodeError("bad"), scope) == (1007, "bad")
 
 
 # -- the fast-path watcher (what wskit.pubsub keeps its direct-send lists exact with) ----------

@@ -31,7 +31,13 @@ from starlette.websockets import WebSocketState
 from tests._asgi_pair import ASGIPair, accepted, make_scope
 from wskit._casting import CASTS
 from wskit.connection import Limits
-from wskit.exceptions import DecodeError, MessageTooBig, ValidationError, WskitError
+from wskit.exceptions import (
+    DecodeError,
+    MessageTooBig,
+    ValidationError,
+    WebSocketDisconnect,
+    WskitError,
+)
 from wskit.status import is_sendable
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -184,7 +190,7 @@ class ConnectionMachine(RuleBasedStateMachine):
         error: Exception | None = None
         try:
             anyio.run(run)
-        except (WskitError, ValueError, TypeError, RuntimeError) as exc:
+        except (WskitError, WebSocketDisconnect, ValueError, TypeError, RuntimeError) as exc:
             error = exc
         if error is None:
             return

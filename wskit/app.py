@@ -19,8 +19,8 @@ Outcome                                          What the client sees
 returns, connection still open                   close 1000
 returns without accepting                        close before accept (HTTP 403)
 raises ``WebSocketDisconnect`` (client left)     nothing more; not logged as an error
-raises a wskit error with a client-side code     that code (1003, 1007, 1009); WARNING logged
-raises anything else after accept                close 1011, empty reason; one ERROR + traceback
+raises a wskit error with a client-side code     that code and its reason; one WARNING logged
+raises anything else after accept                close 1011 "internal error"; one ERROR + traceback
 raises before accept (``Denied`` aside)          denial 500 (or close before accept: HTTP 403)
 raises ``Denied`` before accept                  denial with its status, body and headers
 is cancelled (server stopping, drain deadline)   close 1001, never 1011
@@ -29,8 +29,9 @@ waits ``idle_timeout`` s for the client          close 1008 "idle timeout"
 lives ``max_lifespan`` s                         close 1001 "connection lifespan ended"
 ==============================================  ===============================================
 
-An exception is logged once, on the ``wskit.app`` logger, even when ``async with ws:`` inside
-the handler already saw it (the connection marks the exceptions it logged).
+An exception is logged once, on the App's logger (``wskit.app``): ``async with ws:`` inside the
+handler closes 1011 and re-raises a server error without logging it, and handles (logs once,
+does not re-raise) a client fault. See :mod:`wskit._outcome`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import msgspec
 from starlette.requests import HTTPConnection
 
 from ._casting import utf8_size
-from ._outcome import is_disconnect, log_handler_error
+from ._outcome import INTERNAL_ERROR, client_fault, is_disconnect, log_client_fault
 from ._state import BODY, RECEIVE, SEND, State, send_event, transition
 from ._typed import NO_TYPE, Typed, plan
 from .codecs import DECODE_ERRORS, JSON, Codec, translate_decode_error
@@ -45,7 +45,7 @@ from .exceptions import (
     WebSocketDisconnected,
 )
 from .limits import DEFAULT_LIMITS, Limits
-from .status import CloseCode, check_close
+from .status import CloseCode, check_close, reason_for
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -802,7 +802,7 @@ class WebSocket(HTTPConnection):
         if isinstance(body, str):
             body = body.encode()
         if "websocket.http.response" not in (self.scope.get("extensions") or {}):
-            await self.close(CloseCode.POLICY_VIOLATION)
+            await self.close(CloseCode.POLICY_VIOLATION, f"refused: HTTP {status}")
             return
         if isinstance(headers, Mapping):
             raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
@@ -842,23 +842,33 @@ class WebSocket(HTTPConnection):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        """Close on the way out: 1000 normally, the error's close code or 1011 on an exception.
+        """Close on the way out: 1000 normally, a client fault's code, 1011 on a server error.
 
-        The client leaving (``WebSocketDisconnect``) is a normal end and is not re-raised.
-        Cancellation closes with 1001 (the server is going away), never 1011.
+        The client leaving (``WebSocketDisconnect``) is a normal end, and a client fault (a
+        wskit error with a client-side close code, such as an uncaught ``ValidationError``) is
+        closed with its code and reason and logged once (WARNING, no traceback): neither is
+        re-raised. Any other exception closes with 1011 "internal error" and is re-raised
+        *without* being logged: whoever stops it logs it once (the App, the Starlette route, or
+        the ASGI server of a bare app). Cancellation closes with 1001, never 1011.
         """
         if exc is None:
             await self.close(CloseCode.NORMAL_CLOSURE)
             return False
         if is_disconnect(exc):
             return True
+        handled = False
         if isinstance(exc, anyio.get_cancelled_exc_class()):
-            code: int = CloseCode.GOING_AWAY
+            code, reason = int(CloseCode.GOING_AWAY), reason_for(CloseCode.GOING_AWAY)
         else:
-            code = log_handler_error(exc, self.scope)
+            fault = client_fault(exc)
+            if fault is None:
+                code, reason = INTERNAL_ERROR
+            else:
+                log_client_fault(exc, fault, self.scope)
+                (code, reason), handled = fault, True
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._limits.close_timeout):
-            await self.close(code)
-        return False
+            await self.close(code, reason)
+        return handled
 
     def __repr__(self) -> str:
         path = self.scope.get("path", "")

@@ -49,7 +49,7 @@ from typing import ClassVar
 from starlette.websockets import WebSocketDisconnect as _StarletteDisconnect
 from starlette.websockets import WebSocketDisconnected as _StarletteDisconnected
 
-from .status import CloseCode
+from .status import CloseCode, reason_for
 
 __all__ = [
     "BackendError",
@@ -81,6 +81,16 @@ class WskitError(Exception):
 
     #: The close code a connection ends with when this error ends it, or ``None``.
     close_code: ClassVar[int | None] = None
+
+    @property
+    def close_reason(self) -> str:
+        """The reason sent with :attr:`close_code` when this error closes a connection.
+
+        Written for the client: what was wrong with *its* message, never the server's
+        internals. wskit cuts it to the 123 UTF-8 bytes a close frame holds. Subclasses say
+        more than the default, the close code's generic name (``"invalid message"``...).
+        """
+        return reason_for(self.close_code) if self.close_code is not None else ""
 
 
 #: The connection ended: the client left (``code`` and ``reason`` are its close frame's), or the
@@ -180,9 +190,19 @@ class DecodeError(WskitError, ValueError):
         super().__init__(message)
         self.path = path
 
+    @property
+    def close_reason(self) -> str:
+        """What was wrong with the message: ``"malformed message: ..."``."""
+        return str(self)
+
 
 class ValidationError(DecodeError):
     """A message decoded, but its value does not fit the requested type."""
+
+    @property
+    def close_reason(self) -> str:
+        """``"invalid message: "`` and msgspec's message with its path (``... at $.seq``)."""
+        return f"invalid message: {self}"
 
 
 class FrameTypeError(WskitError, TypeError):
@@ -200,6 +220,11 @@ class FrameTypeError(WskitError, TypeError):
         self.received = received
         super().__init__(f"expected a {expected} frame, received a {received} frame")
 
+    @property
+    def close_reason(self) -> str:
+        """``"expected a text frame"`` (or bytes)."""
+        return f"expected a {self.expected} frame"
+
 
 class UnexpectedMessage(WskitError):
     """``expect()`` received a message other than the one it expected.
@@ -214,6 +239,11 @@ class UnexpectedMessage(WskitError):
         self.expected = expected
         self.received = received
         super().__init__(f"expected {expected!r}, received {received!r}")
+
+    @property
+    def close_reason(self) -> str:
+        """``"unexpected message"`` (the messages themselves stay in the server's log)."""
+        return "unexpected message"
 
 
 class MessageTooBig(WskitError, ValueError):
@@ -266,6 +296,11 @@ class UnknownOperation(WskitError, LookupError):
         self.operation = operation
         super().__init__(f"unknown operation {operation!r}")
 
+    @property
+    def close_reason(self) -> str:
+        """``"unknown operation 'name'"``."""
+        return str(self)
+
 
 class Timeout(WskitError, TimeoutError):
     """A receive, send or request deadline passed.
@@ -274,6 +309,11 @@ class Timeout(WskitError, TimeoutError):
     """
 
     close_code: ClassVar[int | None] = CloseCode.POLICY_VIOLATION
+
+    @property
+    def close_reason(self) -> str:
+        """``"timeout"``."""
+        return "timeout"
 
 
 class WouldBlock(WskitError):

@@ -24,7 +24,7 @@ from .connection import WebSocket
 from .exceptions import Denied, RemoteProtocolError
 from .policies import Handshake, OverloadPolicy
 from .routing import Handler
-from .status import CloseCode
+from .status import CloseCode, reason_for
 
 if TYPE_CHECKING:
     from ._types import Receive, Scope, Send
@@ -46,10 +46,10 @@ async def refuse(ws: WebSocket, denied: Denied, logger: logging.Logger) -> None:
         pass
 
 
-async def _close(ws: WebSocket, code: int) -> None:
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
     """Close an open connection, shielded and bounded by ``Limits.close_timeout``."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(ws.limits.close_timeout):
-        await ws.close(code)
+        await ws.close(code, reason)
 
 
 async def _settle_error(ws: WebSocket, exc: Exception, logger: logging.Logger) -> None:
@@ -60,14 +60,14 @@ async def _settle_error(ws: WebSocket, exc: Exception, logger: logging.Logger) -
         return
     if is_disconnect(exc):
         logger.debug("client left %r: %r", ws.scope.get("path", ""), exc)
-        code: int = CloseCode.NORMAL_CLOSURE
+        code, reason = int(CloseCode.NORMAL_CLOSURE), ""
     else:
-        code = log_handler_error(exc, ws.scope, logger)
+        code, reason = log_handler_error(exc, ws.scope, logger)
         if state is _CONNECTING:
             await refuse(ws, Denied(500, b"internal server error"), logger)
             return
     if state is _CONNECTED:
-        await _close(ws, code)
+        await _close(ws, code, reason)
 
 
 async def run_handler(
@@ -92,7 +92,7 @@ async def run_handler(
     except BaseException as exc:
         # Cancellation (the server stopping, the drain's deadline) is a 1001, never a 1011.
         if isinstance(exc, anyio.get_cancelled_exc_class()) and ws.application_state is _CONNECTED:
-            await _close(ws, CloseCode.GOING_AWAY)
+            await _close(ws, CloseCode.GOING_AWAY, reason_for(CloseCode.GOING_AWAY))
         raise
     else:
         state = ws.application_state
@@ -257,7 +257,7 @@ class Registry:
             await ws.accept()
         except (_AnyDisconnect, RemoteProtocolError):
             return
-        await _close(ws, CloseCode.TRY_AGAIN_LATER)
+        await _close(ws, CloseCode.TRY_AGAIN_LATER, "too many connections")
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Stop accepting, close every live connection with 1001 and wait for the handlers.
@@ -309,6 +309,6 @@ class Registry:
             entry.cancel_scope.cancel()
             return
         try:
-            await ws.close(CloseCode.GOING_AWAY)
+            await ws.close(CloseCode.GOING_AWAY, "server shutting down")
         except Exception as exc:  # a broken transport must not stop the drain of the others
             self.logger.debug("close 1001 failed on %r: %r", ws.scope.get("path", ""), exc)

@@ -28,7 +28,9 @@ __all__ = [
     "WS_1015_TLS_HANDSHAKE",
     "CloseCode",
     "check_close",
+    "fit_reason",
     "is_sendable",
+    "reason_for",
 ]
 
 
@@ -103,3 +105,40 @@ def check_close(code: int, reason: str | None) -> str:
     if len(reason) > MAX_REASON_BYTES // 4 and len(reason.encode()) > MAX_REASON_BYTES:
         raise ValueError(f"close reason is {len(reason.encode())} UTF-8 bytes, over 123")
     return reason
+
+
+#: The reason wskit sends with a close code when nothing more specific is known.
+_REASONS: Final[dict[int, str]] = {
+    CloseCode.GOING_AWAY: "going away",
+    CloseCode.PROTOCOL_ERROR: "protocol error",
+    CloseCode.UNSUPPORTED_DATA: "unsupported data",
+    CloseCode.INVALID_FRAME_PAYLOAD_DATA: "invalid message",
+    CloseCode.POLICY_VIOLATION: "policy violation",
+    CloseCode.MESSAGE_TOO_BIG: "message too big",
+    CloseCode.INTERNAL_ERROR: "internal error",
+    CloseCode.SERVICE_RESTART: "service restart",
+    CloseCode.TRY_AGAIN_LATER: "try again later",
+}
+
+
+def reason_for(code: int) -> str:
+    """The generic reason wskit sends with ``code`` (``""`` for 1000 and application codes)."""
+    return _REASONS.get(code, "")
+
+
+def fit_reason(reason: str) -> str:
+    """Cut ``reason`` to the 123 UTF-8 bytes a close frame holds, at a character boundary.
+
+    For reasons wskit builds from what it knows (a validation message quotes the client's
+    data); a reason the application passes to ``close()`` is checked instead, never cut.
+    """
+    if len(reason) <= MAX_REASON_BYTES // 4:
+        return reason
+    data = reason.encode("utf-8", "surrogatepass")
+    if len(data) <= MAX_REASON_BYTES:
+        return reason
+    # A continuation byte (0b10xxxxxx) cannot start a character: back up to the last start.
+    end = MAX_REASON_BYTES
+    while end > 0 and data[end] & 0xC0 == 0x80:
+        end -= 1
+    return data[:end].decode("utf-8", "surrogatepass")

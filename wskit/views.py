@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, get_args, get_origin
 
 import anyio
 
-from ._outcome import log_handler_error
+from ._outcome import INTERNAL_ERROR, client_fault, is_disconnect, log_client_fault
 from ._state import State
 from .connection import WebSocket
 from .exceptions import (
@@ -39,7 +39,7 @@ from .exceptions import (
 from .operations.envelope import DEFAULT_FORMAT, EnvelopeFormat
 from .operations.errors import BadMessage, ErrorHandling, ErrorPolicy
 from .operations.spec import Checker, checker
-from .status import CloseCode
+from .status import CloseCode, reason_for
 
 __all__ = ["WebSocketView"]
 
@@ -292,24 +292,34 @@ class WebSocketView(Generic[In, Out]):
         except anyio.get_cancelled_exc_class():
             code = CloseCode.GOING_AWAY
             if connected:
-                await self._close(code)
+                await self._close(code, reason_for(code))
             raise
         except Exception as exc:
-            if not connected or isinstance(exc, WebSocketDisconnect):
+            # As ``async with ws:``: the client leaving ends the view quietly; a client fault
+            # is closed with its code and logged once here; anything else closes 1011 and goes
+            # on, unlogged, to whoever stops it (the App, the route, or the ASGI server).
+            if not connected:
                 raise
-            code = log_handler_error(exc, ws.scope)
-            await self._close(code)
-            raise
+            if is_disconnect(exc):
+                return
+            fault = client_fault(exc)
+            if fault is None:
+                code = CloseCode.INTERNAL_ERROR
+                await self._close(*INTERNAL_ERROR)
+                raise
+            log_client_fault(exc, fault, ws.scope, logger)
+            code = fault[0]
+            await self._close(*fault)
         else:
-            await self._close(code)
+            await self._close(code, "")
         finally:
             cls._connections.discard(self)
             if connected:
                 await self._cleanup(ws.close_code if ws.close_code is not None else code)
 
-    async def _close(self, code: int) -> None:
+    async def _close(self, code: int, reason: str) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.ws.limits.close_timeout):
-            await self.ws.close(code)
+            await self.ws.close(code, reason)
 
     async def _cleanup(self, code: int) -> None:
         with anyio.CancelScope(shield=True):

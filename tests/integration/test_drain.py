@@ -62,7 +62,7 @@ async def test_signal_drains_every_client_with_1001(worker: str, signum: signal.
         server.send_signal(signum)
         codes = await _close_codes(clients)
         assert await server.wait() == 0
-    assert codes == [(1001, "")] * CLIENTS
+    assert codes == [(1001, "server shutting down")] * CLIENTS
     _assert_clean(server.stderr_text())
 
 
@@ -73,7 +73,7 @@ async def test_workers_drain_every_client_with_1001() -> None:
         server.send_signal(signal.SIGTERM)
         codes = await _close_codes(clients)
         assert await server.wait() == 0
-    assert codes == [(1001, "")] * CLIENTS
+    assert codes == [(1001, "server shutting down")] * CLIENTS
     stderr = server.stderr_text()
     assert "stopping 2 workers" in stderr
     assert "Traceback" not in stderr, stderr
@@ -87,7 +87,7 @@ async def test_in_process_shutdown_drains(worker: str) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.shutdown)
             codes = await _close_codes(clients)
-    assert codes == [(1001, "")] * CLIENTS
+    assert codes == [(1001, "server shutting down")] * CLIENTS
 
 
 async def test_workers_on_a_unix_socket(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ async def test_workers_on_a_unix_socket(tmp_path: Path) -> None:
             await client.send("over a unix socket")
             assert await client.receive() == "over a unix socket"
             server.send_signal(signal.SIGTERM)
-            assert await client.wait_closed() == (1001, "")
+            assert await client.wait_closed() == (1001, "server shutting down")
         assert await server.wait() == 0
     assert "Traceback" not in server.stderr_text()
     assert not await anyio.Path(path).exists()  # removed by the parent, once

@@ -65,7 +65,7 @@ async def test_handler_error_closes_1011_and_logs_once(
     caplog.set_level(logging.INFO)
     async with ws_connect(server.ws("/boom")) as ws:
         await ws.send("go")
-        assert await close_frame(ws) == (1011, "")
+        assert await close_frame(ws) == (1011, "internal error")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
     assert errors[0].name.startswith("wskit")

@@ -57,7 +57,7 @@ async def test_close_codes_seen_by_the_client(kind: str) -> None:
     async with serve(kind, queue.Queue()) as server:
         async with ws_connect(server.ws("/boom")) as ws:
             await ws.send("go")
-            assert await close_frame(ws) == (1011, "")
+            assert await close_frame(ws) == (1011, "internal error")
         async with ws_connect(server.ws("/close/4000")) as ws:
             assert await close_frame(ws) == (4000, "closed by the app")
         async with ws_connect(server.ws("/echo")) as ws:

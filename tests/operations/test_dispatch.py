@@ -279,7 +279,10 @@ async def test_json_connection_refuses_binary_frames() -> None:
         await conn.send_bytes(request)
         with pytest.raises(WebSocketDisconnect):
             await conn.receive_text()
-    assert (conn.close_code, conn.close_reason) == (1003, "unsupported frame type")
+    assert (conn.close_code, conn.close_reason) == (
+        1003,
+        "unsupported frame type: this connection speaks text frames, not bytes frames",
+    )
 
 
 async def test_subprotocol_negotiation_selects_the_codec() -> None:

@@ -1,7 +1,7 @@
 """Case 2: a handler raises before or after accept.
 
 Defined outcome: before accept, no accept (a 500 denial, or a close before accept where the
-server has no denial responses); after accept, exactly one close 1011 with an empty reason and
+server has no denial responses); after accept, exactly one close 1011 "internal error" and
 one ERROR record with the traceback; cancellation is never turned into 1011; the other
 connections are unaffected.
 
@@ -60,13 +60,14 @@ async def test_error_after_accept_leaves_the_neighbours_broadcasting(records: Re
             with pytest.raises(WebSocketDisconnect) as info:  # the App settled the error
                 await crashing.receive_text()
             assert info.value.code == crashing.close_code == 1011
-            assert crashing.close_reason == ""
+            assert crashing.close_reason == "internal error"
             await hub.publish("room", "after")
             for conn in (first, second):
                 assert [await conn.receive_text() for _ in range(2)] == ["before", "after"]
             assert len(hub.subscribers("room")) == 2
     closes = [m for m in recorder.sent if m["type"] == "websocket.close"]
-    assert [(m["code"], m["reason"]) for m in closes] == [(1011, "")]  # the others left first
+    # The others left first.
+    assert [(m["code"], m["reason"]) for m in closes] == [(1011, "internal error")]
     assert all(SECRET not in str(m) for m in recorder.sent)
     [error] = records.errors
     assert error.exc_info is not None
@@ -91,7 +92,7 @@ async def test_exception_group_from_the_handlers_task_group(records: Records) ->
     async with TestClient(recorder).websocket_connect("/ws") as conn:
         with pytest.raises(WebSocketDisconnect):
             await conn.receive_text()
-        assert (conn.close_code, conn.close_reason) == (1011, "")
+        assert (conn.close_code, conn.close_reason) == (1011, "internal error")
     assert [(m["type"], m.get("code")) for m in recorder.sent] == [
         ("websocket.accept", None),
         ("websocket.close", 1011),

@@ -118,7 +118,7 @@ async def test_shutdown_with_every_kind_of_handler(records: Records, worker: str
                 tg.start_soon(read_close, name, ws)
             await server.shutdown()
         stopped = time.monotonic() - start
-    assert codes == dict.fromkeys(clients, (1001, ""))
+    assert codes == dict.fromkeys(clients, (1001, "server shutting down"))
     assert sorted(ended) == ["echo", "push", "room", "room", "stuck"]
     # The drain's deadline, the cancel grace (1 s) and the server's own stop, with slack.
     assert stopped < DRAIN + 1.0 + timeout(3), stopped
@@ -141,6 +141,6 @@ async def test_handshakes_during_the_drain_are_refused_with_503(records: Records
                 await ws_connect(server.ws("/echo"))
             if isinstance(info.value, InvalidStatus):  # else the listener was already closed
                 assert info.value.response.status_code == 503
-            assert await close_frame(stuck) == (1001, "")
+            assert await close_frame(stuck) == (1001, "server shutting down")
     assert ended == ["stuck"]
     assert records.errors == []

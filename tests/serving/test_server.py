@@ -270,8 +270,8 @@ async def test_serve_async_tcp_echo_and_drain() -> None:
             assert await second.receive() == b"\x01"
             async with anyio.create_task_group() as tg:
                 tg.start_soon(app.shutdown)
-                assert await first.wait_closed() == (1001, "")
-                assert await second.wait_closed() == (1001, "")
+                assert await first.wait_closed() == (1001, "server shutting down")
+                assert await second.wait_closed() == (1001, "server shutting down")
         with pytest.raises(ConnectionRefusedError) as refused:
             async with raw_ws_connect(url + "/echo"):
                 pass  # pragma: no cover

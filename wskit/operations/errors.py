@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import msgspec
 
-from .._outcome import log_handler_error
+from .._outcome import log_handler_error, peer
 from ..codecs import DECODE_ERRORS, translate_decode_error
 from ..exceptions import WebSocketDisconnect, WskitError
-from ..status import CloseCode
+from ..status import CloseCode, fit_reason
 from .envelope import CorrelationId, EnvelopeFormat, ErrorPayload
 
 if TYPE_CHECKING:
@@ -72,6 +72,12 @@ _REASONS: Final[dict[str, str]] = {
     "invalid_payload": "invalid payload",
     "unsupported_frame": "unsupported frame type",
 }
+
+
+def _close_reason(bad: BadMessage) -> str:
+    """The close reason of a bad message: its kind and what was wrong (the path included)."""
+    kind = _REASONS[bad.code]
+    return fit_reason(bad.message if bad.message.startswith(kind) else f"{kind}: {bad.message}")
 
 
 class OperationError(WskitError):
@@ -223,15 +229,17 @@ class ErrorHandling:
             ``True`` when the connection is over (closed by policy, or the client left).
         """
         limit = self.max_bad_messages
+        # A close for the client's fault is one WARNING, as everywhere (wskit._outcome).
         if limit is not None and count > limit:
-            logger.info(
-                "closing %r: %d bad messages (limit %d)", ws.scope.get("path"), count, limit
+            logger.warning(
+                "closing %s with 1008: %d bad messages (limit %d)", peer(ws.scope), count, limit
             )
             await ws.close(CloseCode.POLICY_VIOLATION, "too many bad messages")
             return True
         if self.on_bad_input == "close":
-            logger.info("closing %r: %s (%s)", ws.scope.get("path"), bad.code, bad.message)
-            await ws.close(bad.close_code, _REASONS[bad.code])
+            reason = _close_reason(bad)
+            logger.warning("closing %s with %d: %s", peer(ws.scope), bad.close_code, reason)
+            await ws.close(bad.close_code, reason)
             return True
         logger.debug("bad message on %r: %s (%s)", ws.scope.get("path"), bad.code, bad.message)
         return await self.send_error(ws, bad.code, bad.message, bad.operation, bad.path, bad.id)
@@ -249,8 +257,8 @@ class ErrorHandling:
         if ws.closed or isinstance(exc, WebSocketDisconnect):
             # The client left (or the connection was closed) while the handler ran: not a bug.
             return True
-        code = log_handler_error(exc, ws.scope)
+        code, reason = log_handler_error(exc, ws.scope)
         if self.on_handler_error == "close":
-            await ws.close(code, "internal error" if code == CloseCode.INTERNAL_ERROR else None)
+            await ws.close(code, reason)
             return True
         return await self.send_error(ws, "internal_error", "internal error", operation, None, id)
