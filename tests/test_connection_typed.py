@@ -1,10 +1,12 @@
-"""Typed receive (view.py casting and msgspec types), pair/expect, iter_data, codecs."""
+"""Typed receive (the casting table and msgspec types), pair/expect, iter_data, codecs."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Literal, TypedDict
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional, TypedDict
 
 import msgspec
 import pytest
@@ -147,6 +149,108 @@ async def test_invalid_utf8_inside_messagepack(tp: Any) -> None:
     assert await ws.receive(int | str) == "ok"
 
 
+# -- one rule for the scalars and their Literal/Optional forms -------------------------------------
+
+DOCS_TABLE = Path(__file__).resolve().parent.parent / "docs" / "tutorial" / "02-typed-messages.md"
+NAMES: dict[str, object] = {
+    "str": str,
+    "bytes": bytes,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "dict": dict,
+    "None": None,
+    "Literal": Literal,
+}
+
+
+def casting_rows() -> list[tuple[str, list[str], list[str]]]:
+    """The rows of the casting tables in tutorial part 2: ``(tp, accepted, refused)``.
+
+    Each example is a frame's text in backticks; the test below sends each one.
+    """
+    text = DOCS_TABLE.read_text(encoding="utf-8")
+    section = text.split("## Plain values: one casting rule", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `") or line.startswith("| `receive(tp)`"):
+            continue
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip("|"))]
+        tp = cells[0].strip("`").replace("\\|", "|")
+        rows.append((tp, re.findall(r"`([^`]*)`", cells[1]), re.findall(r"`([^`]*)`", cells[2])))
+    return rows
+
+
+def test_the_casting_tables_are_found() -> None:
+    kinds = [row[0] for row in casting_rows()]
+    assert {"str", "bytes", "int", "float", "bool", "int | None", "dict"} <= set(kinds)
+
+
+@pytest.mark.parametrize(
+    ("tp", "accepted", "refused"), casting_rows(), ids=[row[0] for row in casting_rows()]
+)
+async def test_the_casting_tables_of_the_docs_hold(
+    tp: str, accepted: list[str], refused: list[str]
+) -> None:
+    target = eval(tp, {}, NAMES)  # the docs' own spelling of the type
+    pair, ws = await accepted_pair()
+    for text in accepted:
+        pair.text(text)
+        await ws.receive(target)
+    for text in refused:
+        pair.text(text)
+        with pytest.raises(DecodeError):  # ValidationError for the scalars: a DecodeError
+            await ws.receive(target)
+    assert not ws.closed
+
+
+@pytest.mark.parametrize(
+    ("tp", "text", "value"),
+    [
+        (str, "a", "a"),
+        (int, "42", 42),
+        (float, "2.5", 2.5),
+        (bool, "true", True),
+    ],
+)
+async def test_a_scalar_and_its_literal_and_optional_forms_read_the_same_text(
+    tp: type, text: str, value: object
+) -> None:
+    pair, ws = await accepted_pair()
+    optional: list[Any] = [tp | None, Optional[tp]]  # noqa: UP045
+    if tp is not float:  # a Literal holds str, int, bool or None only
+        optional.append(Literal[value, None])
+    forms: list[Any] = [tp, *optional, *([Literal[value]] if tp is not float else [])]
+    for form in forms:
+        pair.text(text)
+        got = await ws.receive(form)
+        assert (got, type(got)) == (value, type(value)), form
+    for form in optional:
+        pair.text("null")
+        assert await ws.receive(form) is None, form
+    if tp is not str:  # the quoted (JSON) spelling is refused: JSON is not the scalars' rule
+        for form in forms:
+            pair.text(f'"{text}"')
+            with pytest.raises(ValidationError):
+                await ws.receive(form)
+
+
+async def test_a_refused_scalar_says_what_was_expected_at_the_root() -> None:
+    pair, ws = await accepted_pair()
+    pair.text('"fast"', "😀" * 60)
+    with pytest.raises(ValidationError) as info:
+        await ws.receive(Literal["fast", "slow"])
+    assert str(info.value) == "expected one of fast, slow, got '\"fast\"' at $"
+    assert info.value.path == "$"
+    with pytest.raises(ValidationError) as info:
+        await ws.receive(int)
+    assert str(info.value).endswith("... at $")  # a long text is previewed
+
+
+async def accepted_pair() -> tuple[ASGIPair, Any]:
+    return await accepted()
+
+
 # -- msgspec types --------------------------------------------------------------------------------
 
 TYPED: list[tuple[Any, Any]] = [
@@ -156,7 +260,7 @@ TYPED: list[tuple[Any, Any]] = [
     (list[int], [1, 2, 3]),
     (int | str, "maybe"),
     (Ping | Pong, Pong(3)),
-    (Literal["a", "b"], "b"),
+    (tuple[Literal["a", "b"], int], ("b", 1)),  # a Literal inside a container: msgspec's
     (dict[str, float], {"a": 1.5}),
     (datetime.date, datetime.date(2025, 1, 2)),
     (Any, {"anything": [None]}),

@@ -101,7 +101,15 @@ async def test_tutorial_02_casting() -> None:
         await conn.send_text("42")
         await conn.send_text("true")
         await conn.send_bytes(b"\x00\x01\x02")
-        assert await conn.receive_json() == {"count": 42, "ready": True, "size": 3}
+        await conn.send_text("fast")
+        await conn.send_text("null")
+        assert await conn.receive_json() == {
+            "count": 42,
+            "ready": True,
+            "size": 3,
+            "speed": "fast",
+            "limit": None,
+        }
         assert await conn.receive_text() == "continue?"
         await conn.send_text("1")
         assert await conn.receive_text() == "go on"

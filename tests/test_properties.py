@@ -42,6 +42,7 @@ from wskit.status import is_sendable
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INTEGER = re.compile(r"[+-]?[0-9]+")
+FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def text_frame(text: str) -> dict[str, Any]:
@@ -68,6 +69,21 @@ def test_int_round_trip(value: int, binary: bool) -> None:
 def test_int_rejects_anything_but_plain_digits(text: str) -> None:
     with pytest.raises(ValidationError):
         CASTS[int](text_frame(text))
+
+
+@FAST
+@given(st.floats(allow_nan=False, allow_infinity=False), st.booleans())
+def test_float_round_trip(value: float, binary: bool) -> None:
+    text = repr(value)
+    frame = binary_frame(text.encode()) if binary else text_frame(text)
+    assert CASTS[float](frame) == value
+
+
+@FAST
+@given(st.text().filter(lambda t: FLOAT.fullmatch(t) is None))
+def test_float_rejects_anything_but_a_decimal_number(text: str) -> None:
+    with pytest.raises(ValidationError):
+        CASTS[float](text_frame(text))
 
 
 @FAST

@@ -1,9 +1,10 @@
 """How ``WebSocket.receive(tp)`` turns a message into a ``tp``: one plan per type, built once.
 
 A plan holds the msgspec decoders of the fast path (text frames through the connection's text
-codec, binary frames through its binary codec) or, for the plain types of
-:mod:`wskit._casting`, the cast; its ``slow`` function takes a whole message and covers every
-case (casts, frames without data, frames that must be measured against the size limit first).
+codec, binary frames through its binary codec) or, for the scalars of :mod:`wskit._casting`'s
+table (and their ``Literal``/``Optional`` forms), the cast; its ``slow`` function takes a whole
+message and covers every case (casts, frames without data, frames that must be measured against
+the size limit first).
 The connection keeps the plan of the last type it was asked for, so a loop over one type looks
 its decoders up once.
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from ._casting import CASTS
+from ._casting import cast_for
 from .codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def plan(codec: Codec, tp: object) -> Typed:
     Raises:
         TypeError: No codec can decode ``tp`` (before anything is received).
     """
-    cast = CASTS.get(tp)
+    cast = cast_for(tp)
     if cast is not None:
         return Typed(tp, None, None, cast)
     text = (JSON if codec.binary else codec).decoder(tp)

@@ -375,9 +375,11 @@ class WebSocket(HTTPConnection):
         """Receive the next ASGI message, or, given ``tp``, the next message as a ``tp``.
 
         Without ``tp`` this is Starlette's ``receive()``: the raw ASGI message, state checked.
-        With ``tp``, see the module :mod:`wskit._casting` for ``str``, ``bytes``, ``int`` and
-        ``bool``; every other type is decoded by msgspec (text frames as JSON, binary frames as
-        MessagePack, or by the connection's codec of that kind).
+        With ``tp``, the scalars ``str``, ``bytes``, ``int``, ``float`` and ``bool``, and their
+        ``Literal`` and ``Optional`` forms, read the frame's content as the value itself, never
+        quoted (``a``, ``42``, ``true``, ``null`` for ``None``): the table is in
+        :mod:`wskit._casting`. Every other type is decoded by msgspec (text frames as JSON,
+        binary frames as MessagePack, or by the connection's codec of that kind).
 
         Raises:
             TypeError: ``tp`` is not a type wskit can decode (before anything is received).

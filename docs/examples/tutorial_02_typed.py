@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from starlette.types import Receive, Scope, Send
 
@@ -73,7 +75,11 @@ async def casting(ws: WebSocket) -> None:
         count = await ws.receive(int)  # "42" -> 42; "4x2" -> ValidationError
         ready = await ws.receive(bool)  # "true", "True", "false", "False" or digits
         blob = await ws.receive(bytes)  # a binary frame, or a text frame's UTF-8
-        await ws.send_data({"count": count, "ready": ready, "size": len(blob)})
+        speed = await ws.receive(Literal["fast", "slow"])  # the text fast, not "fast"
+        limit = await ws.receive(float | None)  # 2.5, or null for None
+        await ws.send_data(
+            {"count": count, "ready": ready, "size": len(blob), "speed": speed, "limit": limit}
+        )
         answer = await ws.pair("continue?", tp=bool)  # send, then receive a bool
         await ws.send_data("bye" if not answer else "go on")
         await ws.expect("done")  # raises UnexpectedMessage on anything else

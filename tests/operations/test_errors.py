@@ -139,10 +139,15 @@ async def test_bad_input_closes_under_the_close_policy(
             await conn.receive_text()
     assert conn.close_code == close_code
     # The kind of fault, then what was wrong: the reply's message, path included.
+    reason = conn.close_reason
+    assert reason is not None
+    kind = next(k for k in ("unknown operation", "invalid payload", "malformed") if k in reason)
+    assert reason.startswith(kind)
     message = expected["payload"]["message"]
-    assert conn.close_reason is not None
-    assert conn.close_reason.startswith(("unknown operation", "invalid payload", "malformed"))
-    assert conn.close_reason.endswith(message)
+    if isinstance(message, str):  # wskit's own words
+        assert reason.endswith(message)
+    else:  # msgspec's words, passed through: there, ending with wskit's " at <path>"
+        assert reason.removeprefix(f"{kind}: ") == message
 
 
 async def test_malformed_messagepack() -> None:
