@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:app]
 import contextlib
 from collections.abc import AsyncIterator
 
 from wskit import App, WebSocket
 from wskit.pubsub import Hub
 
-# --8<-- [start:app]
 hub = Hub(max_queue=8, overflow="drop_oldest", send_timeout=2.0)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:app]
 from hypercorn.middleware import ProxyFixMiddleware
 
 from wskit import App, WebSocket
 
-# --8<-- [start:app]
 realtime = App(origins=["https://chat.example.com"])
 
 

@@ -20,10 +20,10 @@ from django.core.asgi import get_asgi_application
 
 django_app = get_asgi_application()  # first: it sets Django up before models are imported
 
-from django.http import HttpRequest, HttpResponse  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
-from wskit import App, WebSocket  # noqa: E402
+from wskit import App, WebSocket
 
 application = App(http_app=django_app, origins=["https://www.example.com"])
 

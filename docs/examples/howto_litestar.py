@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:app]
 from litestar import Litestar, asgi, get
 from litestar.types import Receive, Scope, Send
 
@@ -9,7 +11,6 @@ from wskit import Registry, WebSocket
 from wskit.contrib.starlette import Endpoint
 
 
-# --8<-- [start:app]
 async def order_updates(ws: WebSocket) -> None:
     order_id: int = ws.path_params["order_id"]  # parsed by Litestar's router
     async with ws:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:routes]
 import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
-from wskit import App, Limits, RateLimit, Registry, WebSocket
+from wskit import Limits, RateLimit, Registry, WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 
 
-# --8<-- [start:routes]
 async def room(ws: WebSocket) -> None:
     name: str = ws.path_params["room"]
     async with ws:
@@ -54,6 +55,13 @@ app = Starlette(
 # --8<-- [end:routes]
 
 # --8<-- [start:mount]
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
+from wskit import App, WebSocket
+
 realtime = App()  # a whole wskit App, with its own routes and policies
 
 
@@ -74,6 +82,17 @@ mounted = Starlette(routes=[Route("/", start), Mount("/ws", app=realtime)])
 
 
 # --8<-- [start:front]
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from wskit import App
+
+
 @contextlib.asynccontextmanager
 async def site_lifespan(app: Starlette) -> AsyncIterator[dict[str, str]]:
     yield {"motd": "welcome"}  # lifespan state: Starlette's requests and wskit's handlers see it

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import msgspec
-import pytest
-
-from wskit import App, Denied, WebSocket, WebSocketDisconnect
-from wskit.testing import TestClient, WebSocketDenied
-
+# isort: split
 # --8<-- [start:app]
+import msgspec
+
+from wskit import App, Denied, WebSocket
+
 app = App()
 closed_codes: list[int] = []
 
@@ -42,6 +41,12 @@ async def club(ws: WebSocket) -> None:
 
 
 # --8<-- [start:tests]
+import pytest
+
+from wskit import WebSocketDisconnect
+from wskit.testing import TestClient, WebSocketDenied
+
+
 async def test_add() -> None:
     # TestClient runs the app's lifespan startup on enter and its shutdown on exit.
     async with TestClient(app) as client, client.websocket_connect("/add") as ws:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:fixture]
 import pytest
 
 
-# --8<-- [start:fixture]
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs once on each backend."""

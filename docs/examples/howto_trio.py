@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# --8<-- [start:ticker]
 import anyio
 
 from wskit import App, WebSocket, WebSocketDisconnect
@@ -9,7 +10,6 @@ from wskit import App, WebSocket, WebSocketDisconnect
 app = App()
 
 
-# --8<-- [start:ticker]
 @app.websocket("/ticker")
 async def ticker(ws: WebSocket) -> None:
     interval = 0.01

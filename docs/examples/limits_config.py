@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:limits]
 from wskit import App, Limits, WebSocket
 
-# --8<-- [start:limits]
 app = App(limits=Limits(max_message_size=64 * 1024))  # every route: 64 KiB
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:view]
 import msgspec
 
-from wskit import App, Route
 from wskit.views import WebSocketView
 
 
-# --8<-- [start:view]
 class ChatIn(msgspec.Struct):
     text: str
 
@@ -40,6 +40,9 @@ class Chat(WebSocketView[ChatIn, ChatOut]):
 
 
 # --8<-- [start:handler]
+from wskit.views import WebSocketView
+
+
 class Echo(WebSocketView[str, str]):
     async def handler(self) -> None:  # fastapi-views style: read self.messages yourself
         async for message in self.messages:
@@ -50,5 +53,7 @@ class Echo(WebSocketView[str, str]):
 
 
 # --8<-- [start:app]
+from wskit import App, Route
+
 app = App(routes=[Route("/chat/{user}", Chat), Route("/echo", Echo)])
 # --8<-- [end:app]

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
+# isort: split
+# --8<-- [start:types]
 import msgspec
 
-from wskit import App, WebSocket
-from wskit.asyncapi import AsyncAPIApp
-from wskit.operations import OperationRouter
-from wskit.pubsub import Hub
 
-
-# --8<-- [start:types]
 class SubscribePayload(msgspec.Struct):  # FastWS: a pydantic BaseModel
     topic: str
 
@@ -31,6 +24,10 @@ class AlertPayload(msgspec.Struct):
 
 
 # --8<-- [start:service]
+from wskit import WebSocket
+from wskit.operations import OperationRouter
+from wskit.pubsub import Hub
+
 hub = Hub()
 # FastWS(heartbeat_interval=10, max_connection_lifespan=300)
 service = OperationRouter(hub=hub, idle_timeout=10, max_lifespan=300)
@@ -65,6 +62,13 @@ async def alert(topic: str, message: str) -> None:
 
 
 # --8<-- [start:app]
+import contextlib
+from collections.abc import AsyncIterator
+
+from wskit import App
+from wskit.asyncapi import AsyncAPIApp
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: App) -> AsyncIterator[None]:
     async with hub:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-
+# isort: split
 # --8<-- [start:imports]
 # Before:
 #   from starlette.routing import WebSocketRoute
 #   from starlette.websockets import WebSocket, WebSocketDisconnect
+# --8<-- [end:imports]
+# --8<-- [start:endpoint]
+from starlette.applications import Starlette
+
 from wskit import WebSocket, WebSocketDisconnect
 from wskit.contrib.starlette import WebSocketRoute
 
-# --8<-- [end:imports]
 
-
-# --8<-- [start:endpoint]
 async def chat(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
@@ -30,6 +30,9 @@ app = Starlette(routes=[WebSocketRoute("/rooms/{room}", chat)])
 
 
 # --8<-- [start:typed]
+from wskit import WebSocket
+
+
 async def typed_chat(websocket: WebSocket) -> None:
     """The same endpoint, once you want wskit's additions: typed receive, one close, limits."""
     async with websocket:  # accept; close 1000 on return, 1011 on an error

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:app]
 from wskit import App, WebSocket
 
-# --8<-- [start:app]
 app = App()  # view.py: app = new_app()
 
 

@@ -7,18 +7,12 @@ pass the ticket in the query string; other clients may send ``Authorization: Bea
 
 from __future__ import annotations
 
+# --8<-- [start:tickets]
 import hashlib
 import hmac
-import logging
 import os
 import time
 
-from wskit import App, Limits, WebSocket
-from wskit.ratelimit import RateLimit
-
-logger = logging.getLogger(__name__)
-
-# --8<-- [start:tickets]
 SECRET = os.environ.get("APP_TICKET_SECRET", "dev-only-secret").encode()
 
 
@@ -48,6 +42,14 @@ def check_ticket(ticket: str) -> str | None:
 
 
 # --8<-- [start:hook]
+import logging
+
+from wskit import App, Limits, WebSocket
+from wskit.ratelimit import RateLimit
+
+logger = logging.getLogger(__name__)
+
+
 async def authenticate(ws: WebSocket) -> str | None:
     """Runs before accept. Return the identity (kept on ``ws.state.user``) or ``None`` (401)."""
     ticket = ws.query_params.get("ticket", "")

@@ -6,16 +6,12 @@ it with ``python -m websockets ws://127.0.0.1:8000/``.
 
 from __future__ import annotations
 
-import logging
-
+# --8<-- [start:app]
 from starlette.types import Receive, Scope, Send
 
-from wskit import WebSocket, WebSocketDisconnect
-
-logger = logging.getLogger(__name__)
+from wskit import WebSocket
 
 
-# --8<-- [start:app]
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "websocket":
         return  # this app speaks WebSocket only; the App of part 3 answers HTTP too
@@ -29,6 +25,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 # --8<-- [start:explicit]
+import logging
+
+from starlette.types import Receive, Scope, Send
+
+from wskit import WebSocket, WebSocketDisconnect
+
+logger = logging.getLogger(__name__)
+
+
 async def explicit(scope: Scope, receive: Receive, send: Send) -> None:
     """The same echo with every step spelled out, as a Starlette user would write it."""
     if scope["type"] != "websocket":

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-import msgspec
 from starlette.types import Receive, Scope, Send
 
-from wskit import DecodeError, WebSocket
-
-
+# isort: split
 # --8<-- [start:types]
+import msgspec
+
+
 class Join(msgspec.Struct, tag="join"):
     """The client joins a room: ``{"type": "join", "room": "lobby", "user": "ada"}``."""
 
@@ -44,6 +42,9 @@ ClientMessage = Join | Say  # msgspec tells them apart by their "type" field
 
 
 # --8<-- [start:handler]
+from wskit import DecodeError, WebSocket
+
+
 async def chat(ws: WebSocket) -> None:
     async with ws:
         joined: Join | None = None
@@ -70,6 +71,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 # --8<-- [start:casting]
+from typing import Literal
+
+from wskit import WebSocket
+
+
 async def casting(ws: WebSocket) -> None:
     async with ws:
         count = await ws.receive(int)  # "42" -> 42; "4x2" -> ValidationError

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+# --8<-- [start:app]
 import logging
 
-from wskit import App, Limits, Route, WebSocket
+from wskit import App, Limits, WebSocket
 
 logger = logging.getLogger(__name__)
 
 
-# --8<-- [start:app]
 async def startup() -> None:
     logger.info("ready")  # open database pools, start background tasks...
 
@@ -49,6 +49,9 @@ async def user(ws: WebSocket) -> None:
 
 
 # --8<-- [start:routes]
+from wskit import App, Route, WebSocket
+
+
 async def ping(ws: WebSocket) -> None:
     async with ws:
         await ws.expect("ping")

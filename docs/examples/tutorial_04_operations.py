@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:router]
 import msgspec
 
-from wskit import App, WebSocket
-from wskit.asyncapi import AsyncAPIApp
+from wskit import WebSocket
 from wskit.operations import OperationError, OperationRouter
 
 
-# --8<-- [start:router]
 class SendMessage(msgspec.Struct):
     room: str
     text: str
@@ -47,6 +47,11 @@ async def ping() -> str:
 
 
 # --8<-- [start:include]
+import msgspec
+
+from wskit.operations import OperationRouter
+
+
 class Stats(msgspec.Struct):
     connections: int
 
@@ -64,11 +69,15 @@ ops.include_router(admin, prefix="admin.")  # "admin.stats" -> "admin.stats.resu
 # --8<-- [end:include]
 
 # --8<-- [start:app]
+from wskit import App
+
 app = App()
 app.add_route("/ops", ops)  # a router is a handler: it accepts and serves the connection
 # --8<-- [end:app]
 
 # --8<-- [start:asyncapi]
+from wskit.asyncapi import AsyncAPIApp
+
 # Plain HTTP requests go to the docs app: /asyncapi (HTML), /asyncapi.json, /asyncapi.yaml.
 app.http_app = AsyncAPIApp(app, title="Chat", version="1.0.0", servers=["ws://127.0.0.1:8000"])
 # --8<-- [end:asyncapi]

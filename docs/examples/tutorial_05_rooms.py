@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+# isort: split
+# --8<-- [start:hub]
 import contextlib
 from collections.abc import AsyncIterator
 
 import msgspec
 
 from wskit import App, WebSocket
-from wskit.operations import OperationRouter
 from wskit.pubsub import Hub
 
-# --8<-- [start:hub]
 hub = Hub(max_queue=32, overflow="drop_oldest", send_timeout=5.0)
 
 
@@ -46,6 +46,13 @@ async def room(ws: WebSocket) -> None:
 
 
 # --8<-- [start:operations]
+import msgspec
+
+from wskit import WebSocket
+from wskit.operations import OperationRouter
+from wskit.pubsub import Hub
+
+
 class Join(msgspec.Struct):
     room: str
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# --8<-- [start:app]
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -12,15 +13,13 @@ import msgspec
 from wskit import App, WebSocket
 from wskit.pubsub import Hub, RedisBackend
 
+REDIS_URL = os.environ.get("WSKIT_REDIS_URL", "redis://localhost:6379/0")
+
 
 class Said(msgspec.Struct):
     room: str
     user: str
     text: str
-
-
-# --8<-- [start:app]
-REDIS_URL = os.environ.get("WSKIT_REDIS_URL", "redis://localhost:6379/0")
 
 
 def build_app(redis_url: str = REDIS_URL) -> App:
