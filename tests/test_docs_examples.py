@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import re
 import subprocess
@@ -117,10 +118,20 @@ async def test_tutorial_02_casting() -> None:
     assert conn.close_code == 1000
 
 
-async def test_tutorial_03_app() -> None:
+async def test_tutorial_03_app(caplog: pytest.LogCaptureFixture) -> None:
     mod = load("tutorial_03_app")
     origin = {"origin": "https://chat.example.com"}
+    caplog.set_level(logging.INFO, logger="wskit")
     async with TestClient(mod.app) as client:
+        # A command-line client sends no Origin: refused, and the log says why and who.
+        with pytest.raises(WebSocketDenied) as denied:
+            async with client.websocket_connect("/echo"):
+                pass
+        assert denied.value.status == 403
+        (refusal,) = [r for r in caplog.records if r.name.startswith("wskit")]
+        assert refusal.levelno == logging.INFO
+        assert "'/echo' from testclient:50000" in refusal.getMessage()
+        assert "no Origin header" in refusal.getMessage()
         async with client.websocket_connect("/echo", headers=origin) as conn:
             await conn.send_text("hi")
             assert await conn.receive_text() == "hi"

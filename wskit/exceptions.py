@@ -273,6 +273,8 @@ class Denied(WskitError):
         status: The HTTP status of the response (401, 403, 429, 503...).
         body: The response body.
         headers: Extra response headers.
+        reason: Why, for the server's log (never sent): the App logs a refusal at INFO with
+            it and the peer's address. Default: the body's text, else ``"HTTP <status>"``.
     """
 
     def __init__(
@@ -280,10 +282,16 @@ class Denied(WskitError):
         status: int = 403,
         body: bytes | str = b"",
         headers: Mapping[str, str] | Sequence[tuple[bytes, bytes]] | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         self.status = status
         self.body = body
         self.headers = headers
+        if reason is None:
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            reason = text.strip()[:200] or f"HTTP {status}"
+        self.reason = reason
         super().__init__(f"handshake denied with HTTP {status}")
 
 

@@ -213,8 +213,15 @@ class OriginPolicy:
             Denied: 403, if the origin is not allowed.
         """
         values = _header_values(scope, b"origin")
-        if len(values) > 1 or not self.allows(values[0].decode("latin-1") if values else None):
-            raise Denied(403, b"origin not allowed")
+        origin = values[0].decode("latin-1") if len(values) == 1 else None
+        if len(values) > 1 or not self.allows(origin):
+            if len(values) > 1:
+                reason = f"{len(values)} Origin headers"
+            elif origin is None:  # what command-line clients do
+                reason = "no Origin header (allow it with OriginPolicy(..., allow_missing=True))"
+            else:
+                reason = f"origin {origin!r} not in the allow-list"
+            raise Denied(403, b"origin not allowed", reason=reason)
 
     def __repr__(self) -> str:
         return f"OriginPolicy({list(self.origins)!r}, allow_missing={self.allow_missing})"
@@ -272,7 +279,12 @@ class SubprotocolPolicy:
                 if type(name) is str and name in codecs:
                     return name, codecs[name]
         if self.require:
-            raise Denied(400, b"no supported subprotocol offered")
+            names = list(offered) if isinstance(offered, list | tuple) else []
+            raise Denied(
+                400,
+                b"no supported subprotocol offered",
+                reason=f"no supported subprotocol among {names!r}"[:200],
+            )
         return None, None
 
     def replace(self, *, require: bool) -> SubprotocolPolicy:
@@ -483,5 +495,7 @@ class Handshake:
         if self.authenticate is not None:
             identity = await self.authenticate(ws)
             if identity is None:
-                raise Denied(401, b"authentication required")
+                raise Denied(
+                    401, b"authentication required", reason="the authenticate hook returned None"
+                )
             ws.state.user = identity

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocketDisconnect as _AnyDisconnect
 from starlette.websockets import WebSocketState
 
 from ._guard import GuardSpec
-from ._outcome import is_disconnect, log_handler_error
+from ._outcome import is_disconnect, log_handler_error, peer
 from .connection import WebSocket
 from .exceptions import Denied, RemoteProtocolError
 from .policies import Handshake, OverloadPolicy
@@ -37,9 +37,16 @@ _CANCEL_GRACE: Final = 1.0
 _default_logger: Final = logging.getLogger("wskit.app")
 
 
-async def refuse(ws: WebSocket, denied: Denied, logger: logging.Logger) -> None:
-    """Send a denial (or close before accept); a client already gone is not an error."""
-    logger.debug("refusing %r with %s", ws.scope.get("path", ""), denied.status)
+async def refuse(
+    ws: WebSocket, denied: Denied, logger: logging.Logger, level: int = logging.DEBUG
+) -> None:
+    """Send a denial (or close before accept); a client already gone is not an error.
+
+    Logged at ``level`` with the status, the reason and the peer: INFO for a policy's refusal
+    (Origin, authentication, subprotocol, connection cap, a ``Denied`` of the handler's own), so
+    a client that cannot connect leaves a trace; DEBUG for the rest (unknown path, shutdown).
+    """
+    logger.log(level, "refusing %s with HTTP %d: %s", peer(ws.scope), denied.status, denied.reason)
     try:
         await ws.deny(denied.status, denied.headers, denied.body)
     except (_AnyDisconnect, RemoteProtocolError):
@@ -56,7 +63,7 @@ async def _settle_error(ws: WebSocket, exc: Exception, logger: logging.Logger) -
     """Turn a handler's exception into a denial, a close, or nothing (see the table)."""
     state = ws.application_state
     if state is _CONNECTING and isinstance(exc, Denied):
-        await refuse(ws, exc, logger)
+        await refuse(ws, exc, logger, logging.INFO)  # a policy (or the handler) refused it
         return
     if is_disconnect(exc):
         logger.debug("client left %r: %r", ws.scope.get("path", ""), exc)
@@ -247,12 +254,12 @@ class Registry:
                 self._idle.set()
 
     async def _overloaded(self, ws: WebSocket) -> None:
-        self.logger.warning(
-            "refusing %r: %d connections", ws.scope.get("path", ""), len(self._live)
-        )
+        reason = f"{len(self._live)} connections (max_connections={self.max_connections})"
         if self.on_overload == "deny":
-            await refuse(ws, Denied(503, b"too many connections"), self.logger)
+            denied = Denied(503, b"too many connections", reason=reason)
+            await refuse(ws, denied, self.logger, logging.INFO)
             return
+        self.logger.info("closing %s with 1013: %s", peer(ws.scope), reason)
         try:
             await ws.accept()
         except (_AnyDisconnect, RemoteProtocolError):
