@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import types
 from collections import deque
 from operator import length_hint
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
 
+from wskit._outcome import peer
 from wskit.exceptions import InvalidTransition, MessageTooBig, WebSocketDisconnect
 from wskit.status import CloseCode
 
@@ -54,12 +56,52 @@ if TYPE_CHECKING:
     #: outboxes, the other outboxes, and the message they all get.
     Part: TypeAlias = tuple[tuple[Send, ...], tuple[Outbox, ...], tuple[Outbox, ...], Message]
 
-__all__ = ["Dispatcher", "Job"]
+__all__ = ["Dispatcher", "EvictionLog", "Job"]
 
 logger: Final = logging.getLogger("wskit.pubsub")
 
 
 _EVICT_REASON: Final = "slow consumer"
+#: At most one eviction record per this many seconds; the evictions in between are counted in
+#: the next record (``Hub.statistics().evicted`` counts every one).
+EVICTION_LOG_INTERVAL: Final = 10.0
+_OVERDUE: Final = "its send took longer than send_timeout"
+_FULL: Final = "its outbox is full (overflow policy 'close')"
+
+
+class EvictionLog:
+    """Log evictions as WARNING records: the first at once, then at most one per interval.
+
+    A burst (a thousand clients on a stalled network) is one record with a count, not a
+    thousand; a steady trickle is one record per interval.
+
+    Args:
+        interval: Seconds between two records.
+        clock: Where the time comes from (``time.monotonic``; tests pass their own).
+    """
+
+    __slots__ = ("clock", "interval", "next_at", "since_last")
+
+    def __init__(
+        self, interval: float = EVICTION_LOG_INTERVAL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.next_at = -math.inf
+        self.since_last = 0
+
+    def evicted(self, conn: object, why: str) -> None:
+        """Count one eviction of ``conn``, and log it unless a record went out too recently."""
+        now = self.clock()
+        if now < self.next_at:
+            self.since_last += 1
+            return
+        scope = getattr(conn, "scope", None)
+        who = peer(scope) if isinstance(scope, dict) else repr(conn)
+        more = f" ({self.since_last} more since the last record)" if self.since_last else ""
+        logger.warning("evicting a slow consumer, %s, with 1013: %s%s", who, why, more)
+        self.since_last = 0
+        self.next_at = now + self.interval
 
 
 def _position(items: tuple[Any, ...], it: Iterator[Any]) -> int:
@@ -160,6 +202,7 @@ class Dispatcher:
         self.delivered = 0
         self.dropped = 0
         self.evicted = 0
+        self.eviction_log = EvictionLog()
         self.failed = 0
         #: Outboxes with a writer task (a send of theirs did not complete at once).
         self._busy: set[Outbox] = set()
@@ -192,7 +235,7 @@ class Dispatcher:
             await anyio.sleep(timeout / 4)
             now = anyio.current_time()
             for outbox in [o for o in self._busy if now - o.since > timeout]:
-                self.evict(outbox)
+                self.evict(outbox, _OVERDUE)
 
     def stop(self) -> None:
         """Forget the task group (its tasks are being cancelled) and the queued jobs."""
@@ -255,7 +298,7 @@ class Dispatcher:
         outbox = handed[0]
         try:
             if scope.cancelled_caught:  # the deadline passed, or it was evicted
-                self.evict(outbox)
+                self.evict(outbox, _OVERDUE)
             else:
                 await self._drain(outbox)
         finally:
@@ -474,13 +517,13 @@ class Dispatcher:
             # Its send is overdue. Normally the writer's deadline has evicted it already; a
             # send the server shields from cancellation (hypercorn's trio worker does) cannot
             # be interrupted, so evict it here, without waiting for the writer.
-            self.evict(outbox)
+            self.evict(outbox, _OVERDUE)
             return
         result = outbox.push(message, self._policy(outbox, topic))
         if result > 0:
             self.dropped += 1
         elif result < 0:
-            self.evict(outbox)
+            self.evict(outbox, _FULL)
 
     def _start_writer(self, outbox: Outbox) -> None:
         outbox.busy = True
@@ -526,11 +569,14 @@ class Dispatcher:
                 else:
                     self.delivered += 1
             if scope.cancelled_caught:  # the deadline passed, or it was evicted
-                self.evict(outbox)
+                self.evict(outbox, _OVERDUE)
                 return
 
-    def evict(self, outbox: Outbox) -> None:
+    def evict(self, outbox: Outbox, why: str = _OVERDUE) -> None:
         """End ``outbox``'s subscriptions and close its connection with 1013 (slow consumer).
+
+        Logged as a WARNING with ``why``, at most one record per ``EVICTION_LOG_INTERVAL``
+        seconds (a count of the others goes in the next).
 
         The writer's send in flight, if any, is cancelled; the close goes out from a task of
         its own (bounded by ``send_timeout``), so it starts even when that send cannot be
@@ -539,6 +585,7 @@ class Dispatcher:
         if outbox.closed:
             return
         self.evicted += 1
+        self.eviction_log.evicted(outbox.conn, why)
         self._forget(outbox)
         if outbox.scope is not None:
             outbox.scope.cancel()
