@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import anyio
 import msgspec
 
-from wskit import App, WebSocket
+from wskit import App, BackendUnavailable, WebSocket
 from wskit.pubsub import Hub, RedisBackend
 
 REDIS_URL = os.environ.get("WSKIT_REDIS_URL", "redis://localhost:6379/0")
@@ -43,7 +43,13 @@ def build_app(redis_url: str = REDIS_URL) -> App:
             await hub.subscribe(ws, f"room:{name}")  # returns once Redis has the subscription
             await ws.send_data({"joined": name})
             async for text in ws.iter_text():
-                await hub.publish(f"room:{name}", Said(room=name, user=user, text=text))
+                try:
+                    await hub.publish(f"room:{name}", Said(room=name, user=user, text=text))
+                except BackendUnavailable:
+                    # Redis is down (the backend reconnects by itself): this process's
+                    # clients got the message, the other processes' did not. Say so, and
+                    # keep the connection.
+                    await ws.send_data({"undelivered": text})
 
     return app
 

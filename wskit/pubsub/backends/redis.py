@@ -70,12 +70,33 @@ class _Outgoing:
         self.error: BaseException | None = None
 
 
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` of what went wrong, on one line, for a log record or an error message.
+
+    coredis and anyio report a dropped link as (nested) exception groups; their repr is a
+    screenful. The first exception at the bottom of the groups says what happened.
+    """
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, for the log (a Redis URL may carry one)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def _unavailable(exc: BaseException, what: str) -> BackendError:
     """Translate a coredis/transport error into wskit's typed error."""
     unreachable = (coredis.exceptions.ConnectionError, coredis.exceptions.RedisClusterError)
     if isinstance(exc, RedisError) and not isinstance(exc, unreachable):
         return BackendError(f"redis refused to {what}: {exc}")
-    return BackendUnavailable(f"redis is unavailable: could not {what} ({exc!r})")
+    return BackendUnavailable(f"redis is unavailable: could not {what} ({_one_line(exc)})")
 
 
 class RedisBackend(Backend):
@@ -344,7 +365,7 @@ class RedisBackend(Backend):
         self._connected_event.set()
         if self._ever_connected:
             self._reconnects += 1
-            logger.info("redis link is back (%s)", self.url)
+            logger.info("redis link is back (%s)", _shown(self.url))
             _call(self.on_reconnect)
         self._ever_connected = True
 
@@ -354,10 +375,10 @@ class RedisBackend(Backend):
             self._connected = False
             self._connected_event = anyio.Event()
             self._disconnects += 1
-            logger.warning("redis link is down (%s): %r", self.url, exc)
+            logger.warning("redis link is down (%s): %s", _shown(self.url), _one_line(exc))
             _call(self.on_disconnect, exc)
         else:
-            logger.debug("redis connection attempt failed: %r", exc)
+            logger.debug("redis connection attempt failed: %s", _one_line(exc))
 
     async def _read(self, pubsub: Any) -> None:
         inbox = self._inbox
