@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -225,6 +226,27 @@ async def test_tutorial_04_asyncapi() -> None:
         page = await client.http("GET", "/asyncapi")
         assert page.status == 200
         assert "chat.send" in page.text
+
+
+async def test_tutorial_04_cli_prints_the_served_document(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wskit asyncapi tutorial_04_operations:app`` prints what the app serves."""
+    from wskit.asyncapi.cli import main
+
+    mod = load("tutorial_04_operations")
+    async with TestClient(mod.app) as client:
+        served = (await client.http("GET", "/asyncapi.json")).json()
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "tutorial_04_operations", raising=False)
+    assert main(["tutorial_04_operations:app"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == served
+    assert printed["info"]["title"] == "Chat"  # not the module path, as it was
+    assert main(["tutorial_04_operations:app", "--api-version", "2.0.0"]) == 0
+    overridden = json.loads(capsys.readouterr().out)
+    assert overridden["info"]["version"] == "2.0.0"
+    assert overridden["servers"] == served["servers"]
 
 
 async def test_tutorial_05_rooms() -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from wskit.app import App
 from wskit.asyncapi import AsyncAPIApp, to_yaml
-from wskit.asyncapi.cli import main
+from wskit.asyncapi.cli import main, served
 from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 
@@ -153,3 +156,15 @@ def test_cli_puts_the_working_directory_on_the_import_path(
     assert main(["tests.asyncapi.sample:chat"]) == 0
     assert sys.path[0] == os.getcwd()
     capsys.readouterr()
+
+
+def test_cli_finds_the_document_a_starlette_app_serves(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Starlette(routes=[Mount("/rt", app=app), Mount("/docs", app=docs)])
+    front = App(http_app=site)
+    monkeypatch.setattr(sys.modules[__name__], "SITE", front, raising=False)
+    assert main([f"{__name__}:SITE"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(docs.document()))
+    assert served(site) is docs
+    assert served(App()) is None

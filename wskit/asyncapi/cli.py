@@ -4,7 +4,11 @@
 sub-command through :func:`configure`. The
 target is imported as ``module:attribute`` (the current directory is on the import path, as
 for ``wskit run``) and may be an app, a router, a view class, a handler or an
-:class:`~wskit.asyncapi.AsyncAPIApp` (whose title, version and servers are then used).
+:class:`~wskit.asyncapi.AsyncAPIApp`.
+
+When the target serves an ``AsyncAPIApp`` (as its ``http_app``, or mounted, in a wskit App or a
+Starlette app), the command prints the document that app serves at ``/asyncapi.json``: the same
+title, version, servers and channels. Options given on the command line override those fields.
 """
 
 from __future__ import annotations
@@ -14,13 +18,19 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
+from starlette.routing import Mount as StarletteMount
+
+from ..routing import Mount
 from ..server import load_app
 from .document import build
 from .serve import AsyncAPIApp, to_yaml
 
-__all__ = ["configure", "main", "run"]
+__all__ = ["configure", "main", "run", "served"]
+
+#: How deep :func:`served` looks through ``http_app`` and mounts.
+_MAX_DEPTH: Final = 8
 
 
 def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -39,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     parser.add_argument(
         "--server", action="append", default=[], metavar="URL", help="a ws:// or wss:// server URL"
     )
-    parser.add_argument("--path", default="/", help="channel address for a router or view")
+    parser.add_argument("--path", help="channel address for a router or view (default: /)")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
     return run
 
@@ -64,9 +74,20 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ImportError) as exc:
         print(f"wskit asyncapi: {exc}", file=sys.stderr)
         return 2
+    given = {
+        "title": args.title,
+        "version": args.api_version,
+        "description": args.description,
+        "servers": args.server or None,
+        "path": args.path,
+    }
+    explicit = {key: value for key, value in given.items() if value is not None}
     try:
-        if isinstance(source, AsyncAPIApp):
-            document = source.document()
+        docs = served(source)
+        if docs is not None and not explicit:
+            document = docs.document()  # exactly what the app serves
+        elif docs is not None:
+            document = build(docs.source, **{**docs.options, **explicit})
         else:
             document = build(
                 source,
@@ -74,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 version=args.api_version or getattr(source, "version", None) or "0.1.0",
                 description=args.description,
                 servers=args.server or None,
-                path=args.path,
+                path=args.path or "/",
             )
     except (TypeError, ValueError) as exc:
         print(f"wskit asyncapi: cannot document {args.app}: {exc}", file=sys.stderr)
@@ -89,3 +110,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def served(source: object) -> AsyncAPIApp | None:
+    """The :class:`AsyncAPIApp` that ``source`` serves, or ``None``.
+
+    ``source`` itself, else its ``http_app``, else an app mounted in it (a wskit ``Mount`` or a
+    Starlette ``Mount``), breadth first, a few levels deep.
+    """
+    level: list[object] = [source]
+    seen: set[int] = set()
+    for _ in range(_MAX_DEPTH):
+        found: list[object] = []
+        for item in level:
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, AsyncAPIApp):
+                return item
+            http = getattr(item, "http_app", None)
+            if http is not None:
+                found.append(http)
+            routes = getattr(item, "routes", None)
+            if isinstance(routes, list | tuple):
+                found.extend(route.app for route in routes if _is_mount(route))
+        level = found
+    return None
+
+
+def _is_mount(route: object) -> bool:
+    """A mount of another app (wskit's or Starlette's), not a route to a handler."""
+    return isinstance(route, Mount | StarletteMount)
