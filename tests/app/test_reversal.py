@@ -52,11 +52,12 @@ def realtime() -> App:
 
 
 def mounted(name: str | None = None) -> Starlette:
+    # The mount first: Starlette asks every route before the one that has the name.
     return Starlette(
         routes=[
+            Mount("/ws", app=realtime(), name=name),
             Route("/about", about, name="about"),
             Route("/links", links),
-            Mount("/ws", app=realtime(), name=name),
         ]
     )
 
