@@ -42,7 +42,10 @@ from wskit.testing import (
 from wskit.testing._protocol import State, transition
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-SHORT = 0.05  # seconds: for timeouts that must fire
+SHORT = 0.05  # seconds: for timeouts that must fire, where nothing has to succeed first
+#: A client-wide deadline that must fire after steps that must succeed within it (a handshake,
+#: a denial, a lifespan startup): wide enough for those steps on a busy machine.
+CLIENT_TIMEOUT = 0.5
 # How a scaled client timeout appears in messages (WSKIT_TESTS_TIMEOUT_FACTOR may be set).
 SECONDS = r"[0-9.e+-]+ s"
 
@@ -386,7 +389,7 @@ async def test_application_stuck_after_denial_times_out() -> None:
         await anyio.sleep_forever()
 
     with pytest.raises(Timeout, match="after it refused the connection"):
-        async with TestClient(app, timeout=SHORT).websocket_connect("/"):
+        async with TestClient(app, timeout=CLIENT_TIMEOUT).websocket_connect("/"):
             pass  # pragma: no cover
 
 
@@ -726,9 +729,9 @@ async def test_application_ignoring_the_disconnect_times_out() -> None:
         await anyio.sleep_forever()
 
     with pytest.raises(Timeout, match=f"still running {SECONDS} after the client left"):
-        async with TestClient(app, timeout=SHORT).websocket_connect("/"):
+        async with TestClient(app, timeout=CLIENT_TIMEOUT).websocket_connect("/"):
             pass
-    async with TestClient(app, timeout=SHORT).websocket_connect("/") as ws:
+    async with TestClient(app, timeout=CLIENT_TIMEOUT).websocket_connect("/") as ws:
         with pytest.raises(Timeout, match="after the client closed the connection"):
             await ws.close()
 
@@ -819,7 +822,7 @@ async def test_protocol_violations_raise_in_the_application(
 
 
 async def test_receive_timeout_default_and_per_call() -> None:
-    async with TestClient(echo, timeout=SHORT).websocket_connect("/") as ws:
+    async with TestClient(echo, timeout=CLIENT_TIMEOUT).websocket_connect("/") as ws:
         with pytest.raises(Timeout, match=rf"receive_text\(\) got no message .* within {SECONDS}$"):
             await ws.receive_text()
     async with TestClient(echo).websocket_connect("/") as ws:
@@ -857,11 +860,11 @@ async def test_full_inbox_makes_send_time_out() -> None:
         while (message := await receive())["type"] != "websocket.disconnect":
             received.append(message)
 
-    async with TestClient(app, max_queue=2, timeout=SHORT).websocket_connect("/") as ws:
+    async with TestClient(app, max_queue=2).websocket_connect("/") as ws:
         await ws.send_text("1")
         await ws.send_text("2")
         with pytest.raises(Timeout, match="inbox is full"):
-            await ws.send_text("3")
+            await ws.send_text("3", timeout=SHORT)
         gate.set()
     assert [m["text"] for m in received] == ["1", "2"]
 
@@ -1032,7 +1035,7 @@ async def test_lifespan_timeouts() -> None:
         await anyio.sleep_forever()
 
     with pytest.raises(Timeout, match="lifespan shutdown"):
-        async with TestClient(stuck_on_shutdown, timeout=SHORT):
+        async with TestClient(stuck_on_shutdown, timeout=CLIENT_TIMEOUT):
             pass
 
 
@@ -1045,7 +1048,7 @@ async def test_lingering_lifespan_task_is_cancelled_and_reported() -> None:
         await anyio.sleep_forever()
 
     with pytest.raises(Timeout, match="lifespan task was still running"):
-        async with TestClient(app, timeout=SHORT):
+        async with TestClient(app, timeout=CLIENT_TIMEOUT):
             pass
 
 
@@ -1212,7 +1215,7 @@ async def test_http_timeouts() -> None:
         await anyio.sleep_forever()
 
     with pytest.raises(Timeout, match=f"has not returned within {SECONDS}$"):
-        await TestClient(lingering, timeout=SHORT).http()
+        await TestClient(lingering, timeout=CLIENT_TIMEOUT).http()
 
 
 # -- hardening -------------------------------------------------------------------------------------
