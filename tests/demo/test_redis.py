@@ -26,12 +26,17 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
+PRESENCE_TTL = 2.0
+
+
 async def test_two_servers_share_rooms_presence_and_history(redis_url: str) -> None:
     import coredis
 
     async with coredis.Redis.from_url(redis_url) as redis:
         await redis.flushall()
-    config = DemoConfig(redis_url=redis_url, history=5, presence_ttl=0.3)
+    # presence_ttl: members are refreshed every third of it, so a refresher must be starved for
+    # two thirds of it before a listed member lapses: wide enough for a busy machine.
+    config = DemoConfig(redis_url=redis_url, history=5, presence_ttl=PRESENCE_TTL)
     async with TestClient(create_app(config)) as one, TestClient(create_app(config)) as two:
         async with chat(one, "alice") as alice, chat(two, "bob") as bob:
             assert alice.sid.split("-")[0] != bob.sid.split("-")[0]  # type: ignore[attr-defined]
@@ -50,7 +55,7 @@ async def test_two_servers_share_rooms_presence_and_history(redis_url: str) -> N
             typing = await receive(bob, "typing", skip=("message.new", "message.sent"))
             assert typing["payload"]["name"] == "alice"
             # Longer than presence_ttl: only each server's refresher keeps its members listed.
-            await anyio.sleep(0.6)
+            await anyio.sleep(PRESENCE_TTL * 1.25)
             async with chat(two, "carol") as carol:
                 _, presence = await join(carol, "lobby")
                 assert names(presence) == ["alice", "bob", "carol"]
