@@ -18,6 +18,14 @@ slot, and sharded pub/sub (Redis 7 ``SSUBSCRIBE``/``SPUBLISH``, ``sharded=True``
 topics over the shards instead of broadcasting every message to every node. Sharded pub/sub
 has no patterns.
 
+**In a cluster** the link is one subscriber connection per master, and it follows the
+cluster: each (re)connection starts from a fresh view of who owns which slot (asked of any
+node that answers, the URL's node or one learnt from the cluster since), so after a failover
+the link resubscribes on the promoted replica. When Redis tells the link a channel's slot has
+moved (``SUNSUBSCRIBE`` from the old owner, at the end of a migration or when a master is
+demoted), or a subscription cannot be placed, the link is renewed the same way. Publishes
+follow ``MOVED``/``ASK`` redirections (coredis).
+
 **Delivery is at most once across processes.** While the link is down, ``publish`` raises
 :class:`~wskit.exceptions.BackendUnavailable` at once (and within ``publish_timeout`` when
 Redis hangs), the hub still delivers to its local subscribers, and messages other processes
@@ -28,6 +36,7 @@ order Redis received them. Payloads are wskit envelopes (MessagePack, never pick
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 from collections import deque
@@ -36,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
 import anyio
+import anyio.lowlevel
 import coredis
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from coredis.exceptions import RedisError
@@ -57,6 +67,10 @@ logger: Final = logging.getLogger("wskit.pubsub.redis")
 
 _MESSAGE_TYPES: Final = frozenset({"message", "smessage"})
 _BATCH: Final = 512
+
+
+class _SlotMoved(BackendUnavailable):
+    """A cluster node unsubscribed the link from a topic whose slot it no longer owns."""
 
 
 class _Outgoing:
@@ -163,6 +177,10 @@ class RedisBackend(Backend):
         self.on_reconnect = on_reconnect
         self.history_store = RedisStreamHistory(lambda topic: f"{self.channel(topic)}:history")
         self._client: Any = None
+        self._nodes: list[tuple[str, int]] = _entry_nodes(url) if sharded else []
+        self._link_scope: anyio.CancelScope | None = None
+        self._link_reset: BaseException | None = None
+        self._unsubscribing: dict[str, int] = {}
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
         self._pubsub: Any = None
@@ -214,13 +232,13 @@ class RedisBackend(Backend):
                 raise RuntimeError("the redis backend is not running")
             await self._connected_event.wait()
 
-    def _make_client(self) -> Any:
-        client = self._new_client()
+    def _make_client(self, nodes: Collection[tuple[str, int]] = ()) -> Any:
+        client = self._new_client(nodes)
         pool = client.connection_pool
         pool.connection_class = _tidy(pool.connection_class)
         return client
 
-    def _new_client(self) -> Any:
+    def _new_client(self, nodes: Collection[tuple[str, int]]) -> Any:
         options: dict[str, Any] = {
             "connect_timeout": self.connect_timeout,
             "stream_timeout": self.publish_timeout,
@@ -229,8 +247,7 @@ class RedisBackend(Backend):
             # Not RedisCluster.from_url: coredis 6.9 warns (DeprecationWarning) from inside it.
             parts = urlsplit(self.url)
             return coredis.RedisCluster(
-                host=parts.hostname,
-                port=parts.port or 6379,
+                startup_nodes=[{"host": host, "port": port} for host, port in nodes or self._nodes],
                 username=unquote(parts.username) if parts.username else None,
                 password=unquote(parts.password) if parts.password else None,
                 ssl=parts.scheme == "rediss",
@@ -248,18 +265,22 @@ class RedisBackend(Backend):
         """
         if self._tg is not None:
             raise RuntimeError("the backend is already running")
-        if self.sharded and not await self._reachable():
-            raise BackendUnavailable(f"redis is unavailable: cannot connect to {self.url}")
         stack = AsyncExitStack()
-        client = self._make_client()
-        try:
-            # Bounded by coredis' connect timeout (a scope of ours cannot wrap it: the
-            # client's task group stays open after it).
-            await stack.enter_async_context(client)
-        except (RedisError, OSError, TimeoutError) as exc:
-            _close_cluster_layout(client)
-            raise _unavailable(exc, "start") from exc
-        self._client = client
+        if self.sharded:
+            # Each link has a client of its own, opened by the subscriber task (a client's
+            # task group closes in the task that opened it): this one only checks that a
+            # cluster answers, so a wrong URL fails here rather than in the background.
+            nodes = await self._reachable_nodes()
+            if not nodes:
+                raise BackendUnavailable(f"redis is unavailable: cannot connect to {self.url}")
+            async with AsyncExitStack() as probe:
+                await self._enter_client(probe, nodes, "start")
+        else:
+            try:
+                self._client = await self._enter_client(stack, (), "start")
+            except BaseException:
+                await stack.aclose()
+                raise
         self._connected_event = anyio.Event()
         self._inbox, self._messages = anyio.create_memory_object_stream[tuple[str, bytes]](
             self.max_buffer
@@ -268,6 +289,20 @@ class RedisBackend(Backend):
         self._stack, self._tg = stack, tg
         tg.start_soon(self._supervise, name="wskit.redis subscriber")
         tg.start_soon(self._send_loop, name="wskit.redis sender")
+
+    async def _enter_client(
+        self, stack: AsyncExitStack, nodes: Collection[tuple[str, int]], what: str
+    ) -> Any:
+        """Open a coredis client on ``stack`` (a cluster client discovers the slots then)."""
+        client = self._make_client(nodes)
+        stack.callback(_close_cluster_layout, client)
+        try:
+            # Bounded by coredis' connect timeout (a scope of ours cannot wrap it: the
+            # client's task group stays open after it).
+            await stack.enter_async_context(client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise _unavailable(exc, what) from exc
+        return client
 
     async def close(self) -> None:
         """Stop both tasks and disconnect; queued messages fail with ``BackendUnavailable``."""
@@ -279,7 +314,6 @@ class RedisBackend(Backend):
         try:
             await stack.aclose()
         finally:
-            _close_cluster_layout(self._client)
             self._fail_outgoing(BackendUnavailable("the redis backend is closed"))
             assert self._inbox is not None
             assert self._messages is not None
@@ -293,15 +327,17 @@ class RedisBackend(Backend):
 
     # -- the subscriber link --------------------------------------------------------------
 
-    def _open_pubsub(self) -> Any:
+    def _open_pubsub(self, client: Any) -> Any:
         options: dict[str, Any] = {
             "retry_policy": NoRetryPolicy(),
-            "ignore_subscribe_messages": True,
+            # a cluster link reads the SUNSUBSCRIBE a node sends when a slot leaves it
+            "ignore_subscribe_messages": not self.sharded,
             "max_idle_seconds": self.keepalive,
+            "subscription_timeout": self.publish_timeout,
         }
         if self.sharded:
-            return self._client.sharded_pubsub(**options)
-        return self._client.pubsub(**options)
+            return client.sharded_pubsub(**options)
+        return client.pubsub(**options)
 
     def backoff(self, attempt: int) -> float:
         """The delay before reconnection attempt ``attempt`` (0-based), with jitter."""
@@ -310,56 +346,109 @@ class RedisBackend(Backend):
 
     async def _supervise(self) -> None:
         """Keep the subscriber link open: reconnect with backoff, renew subscriptions."""
+        retired: list[AsyncExitStack] = []
+        try:
+            await self._keep_linked(retired)
+        finally:
+            while retired:  # entered in this task, so closed in it (under cancellation)
+                await retired.pop().aclose()
+
+    async def _keep_linked(self, retired: list[AsyncExitStack]) -> None:
         attempt = 0
         while True:
-            if not await self._reachable():
+            nodes = await self._reachable_nodes()
+            if retired:
+                await _retire(retired)
+            if not nodes:
                 self._link_down(BackendUnavailable(f"cannot connect to {self.url}"))
                 await anyio.sleep(self.backoff(attempt))
                 attempt += 1
                 continue
+            clients = AsyncExitStack()
+            retired.append(clients)
+            moved = False
             try:
+                client = self._client
+                if self.sharded:  # a fresh view of the cluster for every link
+                    client = await self._enter_client(clients, nodes, "connect")
                 # Opening is bounded by coredis' connect and stream timeouts; a scope of ours
                 # cannot wrap it, since the pubsub's own task group stays open after it.
-                async with self._open_pubsub() as pubsub:
+                async with self._open_pubsub(client) as pubsub:
                     with anyio.fail_after(self.connect_timeout + self.publish_timeout):
                         await self._renew(pubsub)
-                    self._link_up(pubsub)
+                        if self.sharded:
+                            await self._learn_nodes(client)
+                    self._link_up(pubsub, client)
                     attempt = 0
-                    await self._read(pubsub)
+                    with anyio.CancelScope() as self._link_scope:
+                        await self._read(pubsub)
+                    raise self._link_reset or BackendUnavailable("the link was renewed")
             except Exception as exc:  # ConnectionError, TimeoutError, or groups of them
+                if self._tg is None:  # closing: coredis may fail to tidy up, nothing is down
+                    return
                 self._link_down(exc)
-            await anyio.sleep(self.backoff(attempt))
-            attempt += 1
+            finally:
+                moved = isinstance(self._link_reset, _SlotMoved)
+                self._link_scope = self._link_reset = None
+                if self.sharded:  # the link's client closes before the next link opens
+                    self._client = None
+            if not moved:  # a moved slot is no failure: its new owner is up, go there now
+                await anyio.sleep(self.backoff(attempt))
+                attempt += 1
 
-    async def _reachable(self) -> bool:
-        """Whether the server accepts a connection at all.
+    def _renew_link(self, reason: BaseException) -> None:
+        """Close the link (the supervisor reopens it on a fresh view of the cluster)."""
+        scope = self._link_scope
+        if scope is not None and self._link_reset is None:
+            self._link_reset = reason
+            scope.cancel()
+
+    async def _reachable_nodes(self) -> list[tuple[str, int]]:
+        """The known nodes that accept a connection at all (the URL's, or any node learnt).
 
         Checked before each attempt to (re)connect through coredis, whose failed attempts
         leave anyio streams unclosed (see ``_tidy``) and, in cluster mode, go through a
         discovery path this module cannot tidy.
         """
         parts = urlsplit(self.url)
-        try:
-            with anyio.fail_after(self.connect_timeout):
-                if parts.scheme == "unix":
-                    stream: Any = await anyio.connect_unix(unquote(parts.path))
-                else:
-                    stream = await anyio.connect_tcp(
-                        parts.hostname or "localhost", parts.port or 6379
-                    )
-        except (OSError, TimeoutError):
-            return False
-        await stream.aclose()
-        return True
+        if parts.scheme == "unix":
+            candidates: list[tuple[str, int]] = [(unquote(parts.path), 0)]
+        else:
+            candidates = self._nodes or [(parts.hostname or "localhost", parts.port or 6379)]
+        reachable = []
+        for host, port in candidates:
+            try:
+                with anyio.fail_after(self.connect_timeout):
+                    if parts.scheme == "unix":
+                        stream: Any = await anyio.connect_unix(host)
+                    else:
+                        stream = await anyio.connect_tcp(host, port)
+            except (OSError, TimeoutError):
+                continue
+            await stream.aclose()
+            reachable.append((host, port))
+            if not self.sharded:
+                break
+        return reachable
+
+    async def _learn_nodes(self, client: Any) -> None:
+        """Remember every node of the cluster, so the next link starts from any live one."""
+        learnt = dict.fromkeys(_entry_nodes(self.url))
+        for group in (await client.cluster_slots()).values():
+            for node in group:
+                learnt[(str(node["host"]), int(node["port"]))] = None
+        self._nodes = list(learnt)
 
     async def _renew(self, pubsub: Any) -> None:
+        self._unsubscribing.clear()
         if self._topics:
             await pubsub.subscribe(*[self.channel(topic) for topic in self._topics])
         if self._patterns:
             await pubsub.psubscribe(*[self.channel(pattern) for pattern in self._patterns])
 
-    def _link_up(self, pubsub: Any) -> None:
+    def _link_up(self, pubsub: Any, client: Any) -> None:
         self._pubsub = pubsub
+        self._client = client
         self._connected = True
         assert self._connected_event is not None  # set by start()
         self._connected_event.set()
@@ -398,7 +487,10 @@ class RedisBackend(Backend):
                 self._last_pattern_message = (channel, data)
             elif kind in _MESSAGE_TYPES:
                 topic = self.topic(channel)
-            else:  # pragma: no cover - subscribe acknowledgements are filtered by coredis
+            elif kind == "sunsubscribe":
+                self._unsubscribed(self.topic(channel))
+                continue
+            else:  # a sharded link's SSUBSCRIBE acknowledgements
                 continue
             try:
                 inbox.send_nowait((topic, data))
@@ -406,6 +498,16 @@ class RedisBackend(Backend):
                 self._dropped += 1
             else:
                 self._received += 1
+
+    def _unsubscribed(self, topic: str) -> None:
+        """A SUNSUBSCRIBE arrived: ours, or a node's word that the topic's slot left it."""
+        pending = self._unsubscribing.get(topic, 0)
+        if pending > 1:
+            self._unsubscribing[topic] = pending - 1
+        elif pending == 1:
+            del self._unsubscribing[topic]
+        elif topic in self._topics:
+            self._renew_link(_SlotMoved(f"the slot of topic {topic!r} moved to another node"))
 
     async def subscribe(self, topics: Collection[str], *, patterns: bool = False) -> None:
         """Subscribe to ``topics`` now if the link is up, and on every reconnection."""
@@ -426,6 +528,8 @@ class RedisBackend(Backend):
                     await pubsub.subscribe(*channels)
         except Exception as exc:  # the supervisor renews it when the link is back
             logger.debug("subscribing to %s failed: %r", new, exc)
+            if self.sharded:  # the view of the cluster may be stale: take a fresh one
+                self._renew_link(exc)
 
     async def unsubscribe(self, topics: Collection[str], *, patterns: bool = False) -> None:
         """Unsubscribe from ``topics``."""
@@ -435,6 +539,9 @@ class RedisBackend(Backend):
         pubsub = self._pubsub
         if not gone or pubsub is None:
             return
+        if self.sharded:
+            for topic in gone:
+                self._unsubscribing[topic] = self._unsubscribing.get(topic, 0) + 1
         channels = [self.channel(topic) for topic in gone]
         try:
             with anyio.fail_after(self.publish_timeout):
@@ -509,8 +616,11 @@ class RedisBackend(Backend):
             # Cancelled mid-batch (the backend closes), the waiters still hear about it.
             error: BaseException | None = BackendUnavailable("the redis backend is closed")
             try:
+                client = self._client
+                if client is None:
+                    raise BackendUnavailable("redis is unavailable: the link is down")
                 with anyio.fail_after(self.publish_timeout):
-                    async with self._client.pipeline(transaction=False) as pipe:
+                    async with client.pipeline(transaction=False) as pipe:
                         for item in batch:
                             if item.history > 0:
                                 self.history_store.append(pipe, item.topic, item.data, item.history)
@@ -609,10 +719,32 @@ def _tidy(base: type[Any]) -> type[Any]:
     return tidy
 
 
+async def _retire(clients: list[AsyncExitStack]) -> None:
+    """Close the clients of links that ended, once their connections are back in the pool.
+
+    coredis 6.9's ``ShardedPubSub`` leaves its shard connections in an exit stack it never
+    closes: they go back to the pool only when the garbage collector finalizes that stack's
+    generators, and a failed link's error keeps them in a reference cycle. Released after
+    their pool closed, they fail in a task nobody awaits (a ``KeyError`` the event loop
+    logs). So a collection runs first (only after a link ended: seconds apart at least),
+    then two checkpoints let the event loop run the finalizers while the pool is open.
+    """
+    gc.collect()
+    await anyio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint()
+    while clients:
+        await clients.pop().aclose()
+
+
 def _close_cluster_layout(client: Any) -> None:
     layout = getattr(getattr(client, "connection_pool", None), "cluster_layout", None)
     if layout is not None:
         _close_streams(layout)
+
+
+def _entry_nodes(url: str) -> list[tuple[str, int]]:
+    parts = urlsplit(url)
+    return [(parts.hostname or "localhost", parts.port or 6379)]
 
 
 def _call(callback: Callable[..., object] | None, *args: object) -> None:
