@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -507,17 +508,27 @@ def _require(name: str) -> str:
 
 
 def _free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports that were free a moment ago."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [int(sock.getsockname()[1]) for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+    """``count`` distinct TCP ports that were free a moment ago, below the ephemeral range.
+
+    A node restarts on its port: taken from the ephemeral range, that port could meanwhile
+    be the source port of some outgoing connection, and the restart would fail.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = rng.randrange(10000, max(low, 10001))
+        if port in ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["Hub"]
 
 T = TypeVar("T")
+
+#: How many (publishing hub, topic) pairs the duplicate filter remembers.
+_MAX_NEWEST: Final = 100_000
 logger: Final = logging.getLogger("wskit.pubsub")
 
 
@@ -109,6 +112,9 @@ class Hub:
         self._published = 0
         self._received = 0
         self._malformed = 0
+        self._duplicates = 0
+        # The newest seq received per (publishing hub, topic): what is not newer is a copy.
+        self._newest: dict[tuple[bytes, str], int] = {}
         # One bound method for every connection's close callback (not one per connection).
         self._on_close_callback = self._on_close
         self._dispatcher = Dispatcher(
@@ -423,6 +429,7 @@ class Hub:
     async def _pump(self, messages: AsyncIterator[tuple[str, bytes]]) -> None:
         """Turn messages from other processes into jobs, in arrival order."""
         origin = self._origin
+        newest = self._newest
         async for topic, data in messages:
             envelope = decode_envelope(data)
             if envelope is None:
@@ -430,6 +437,16 @@ class Hub:
                 continue
             if envelope.origin == origin:
                 continue
+            # A broker may hand over a message twice (a Redis Cluster client retries a
+            # pipeline the cluster refused in part) or late: per publishing hub and topic,
+            # seqs only grow, so anything not newer than the newest seen is dropped.
+            key = (envelope.origin, topic)
+            if newest.get(key, -1) >= envelope.seq:
+                self._duplicates += 1
+                continue
+            newest[key] = envelope.seq
+            if len(newest) > _MAX_NEWEST:  # forget the pair seen first
+                del newest[next(iter(newest))]
             self._received += 1
             self._dispatcher.submit(Job(topic, envelope))
 
@@ -499,6 +516,7 @@ class Hub:
             evicted=dispatcher.evicted,
             failed=dispatcher.failed,
             malformed=self._malformed,
+            duplicates=self._duplicates,
         )
 
     def __repr__(self) -> str:

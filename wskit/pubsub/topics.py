@@ -106,6 +106,8 @@ class HubStatistics(msgspec.Struct, frozen=True, kw_only=True):
         evicted: Connections closed with 1013 (overflow policy ``"close"`` or send deadline).
         failed: Sends that raised something unexpected (the connection was forgotten).
         malformed: Messages from the backend that were not wskit envelopes.
+        duplicates: Messages from the backend dropped because one as new or newer from the
+            same hub on the same topic had arrived (a broker's retry, a late copy).
     """
 
     connections: int
@@ -121,6 +123,7 @@ class HubStatistics(msgspec.Struct, frozen=True, kw_only=True):
     evicted: int
     failed: int
     malformed: int
+    duplicates: int = 0
 
 
 class Topic(Generic[T]):
