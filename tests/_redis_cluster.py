@@ -21,6 +21,7 @@ cluster and keeps it until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import ctypes
 import os
@@ -31,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ __all__ = [
     "ClusterError",
     "LocalCluster",
     "Node",
+    "command",
+    "free_ports",
     "hash_slot",
     "local_cluster",
     "topics_on_distinct_masters",
@@ -224,7 +228,7 @@ class LocalCluster:
         self.node_timeout = node_timeout
         count = masters * (1 + replicas)
         if base_port is None:
-            ports = _free_ports(2 * count)
+            ports = free_ports(2 * count)
             pairs = list(zip(ports[:count], ports[count:], strict=True))
         else:
             pairs = [(base_port + i, base_port + 10000 + i) for i in range(count)]
@@ -234,6 +238,7 @@ class LocalCluster:
 
     def start(self, deadline: float = 60.0) -> None:
         """Start every node, create the cluster, and wait until it is healthy."""
+        atexit.register(self.stop)  # nodes restarted from other threads outlive no exit
         for node in self.nodes:
             self._spawn(node)
         for node in self.nodes:
@@ -266,12 +271,15 @@ class LocalCluster:
             "--save", "", "--appendonly", "no", "--dir", str(self.directory),
             "--logfile", str(log),
         ]  # fmt: skip
+        # PR_SET_PDEATHSIG fires when the *thread* that started the node ends: only the
+        # main thread's nodes get it (a fault run in a worker thread restarts nodes too).
+        main = threading.current_thread() is threading.main_thread()
         node.process = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_die_with_us,
+            preexec_fn=_die_with_us if main else None,
         )
         node.paused = False
 
@@ -507,7 +515,7 @@ def _require(name: str) -> str:
     return path
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """``count`` distinct TCP ports that were free a moment ago, below the ephemeral range.
 
     A node restarts on its port: taken from the ephemeral range, that port could meanwhile
