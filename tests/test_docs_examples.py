@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import anyio
 import pytest
 
 from tests._upstream import passed_through
@@ -609,6 +610,23 @@ def test_every_example_is_included_and_tested() -> None:
     assert examples - tested == set(), "examples no test runs"
 
 
+async def test_scaling_cluster() -> None:
+    from tests._redis_cluster import local_cluster
+    from tests._services import require_binary
+
+    require_binary("redis-server")
+    require_binary("redis-cli")
+    mod = load("scaling_cluster")
+    with local_cluster() as cluster:
+        hub = mod.build_hub(cluster.nodes[1].url)
+        async with hub:
+            with anyio.fail_after(30):
+                await hub.backend.wait_connected()  # type: ignore[attr-defined]
+            await hub.publish("lobby", {"text": "hello"})
+            entries = await hub.history("lobby")
+            assert [entry.value() for entry in entries] == [{"text": "hello"}]
+
+
 #: Which test runs which example (kept by hand so that a new example needs a new test).
 _TESTED_BY_NAME = {
     "tutorial_01_echo": test_tutorial_01_echo,
@@ -617,6 +635,7 @@ _TESTED_BY_NAME = {
     "tutorial_04_operations": test_tutorial_04_operations,
     "tutorial_05_rooms": test_tutorial_05_rooms,
     "tutorial_06_redis": test_tutorial_06_redis,
+    "scaling_cluster": test_scaling_cluster,
     "index_quickstart": test_index_quickstart,
     "migrate_starlette": test_migrate_starlette,
     "security_auth": test_security_auth,
