@@ -621,7 +621,7 @@ async def test_scaling_cluster() -> None:
         hub = mod.build_hub(cluster.nodes[1].url)
         async with hub:
             with anyio.fail_after(30):
-                await hub.backend.wait_connected()  # type: ignore[attr-defined]
+                await hub.backend.wait_connected()
             await hub.publish("lobby", {"text": "hello"})
             entries = await hub.history("lobby")
             assert [entry.value() for entry in entries] == [{"text": "hello"}]
