@@ -450,6 +450,9 @@ async def _run_hypercorn(
     if _current_library() == "trio":
         from hypercorn.trio.run import worker_serve as trio_serve
 
+        from wskit._hypercorn_trio import install
+
+        install()  # a close racing a write must not end the worker (see the module)
         await trio_serve(app, config, sockets=sockets, shutdown_trigger=shutdown_trigger)
     else:
         from hypercorn.asyncio.run import worker_serve as asyncio_serve

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -87,8 +88,21 @@ async def receive(conn: ClientConnection, seconds: float = 30.0) -> dict[str, An
 async def start_processes(
     stack: AsyncExitStack, urls: list[str], prefix: str, worker: str
 ) -> list[ServerProcess]:
-    """One ``wskit run`` process per URL (each starts from that node), started together."""
+    """One ``wskit run`` process per URL (each starts from that node), started together.
+
+    When the test fails, its error carries each process's exit status and stderr (a note that
+    pytest prints), taken before the processes are stopped.
+    """
     processes: list[ServerProcess] = []
+
+    async def explain(
+        exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if exc is not None:
+            for process in processes:
+                exc.add_note(describe(process))
+        return False
+
     for url in urls:
         env = {"WSKIT_CLUSTER_URL": url, "WSKIT_CLUSTER_PREFIX": prefix}
         processes.append(
@@ -96,7 +110,18 @@ async def start_processes(
                 server_process(APP, worker=worker, env=env, ready_timeout=60)
             )
         )
+    stack.push_async_exit(explain)  # runs before the processes are stopped
     return processes
+
+
+def describe(process: ServerProcess, tail: int = 6000) -> str:
+    """A process's exit status and the end of its output, for a failing test's report."""
+    status = process.process.returncode
+    state = "still running" if status is None else f"exited with status {status}"
+    return (
+        f"--- wskit process {process.pid} on {process.url} ({state})\n"
+        f"stdout:\n{process.stdout_text()[-tail:]}\nstderr:\n{process.stderr_text()[-tail:]}"
+    )
 
 
 async def subscribe(stack: AsyncExitStack, process: ServerProcess, topic: str) -> ClientConnection:
