@@ -441,8 +441,13 @@ class LocalCluster:
         """Wait until :meth:`healthy` (every node up, ``ok``, in agreement)."""
         self._wait(self.healthy, deadline, "the cluster did not become healthy")
 
-    def wait_failover(self, old_master: Node, slot: int, deadline: float = 60.0) -> Node:
-        """Wait until every live node says a node other than ``old_master`` owns ``slot``."""
+    def wait_failover(
+        self, old_master: Node, slot: int, deadline: float = 60.0, *, poll: float = 0.05
+    ) -> Node:
+        """Wait until every live node says a node other than ``old_master`` owns ``slot``.
+
+        ``poll`` is the pause between two rounds of questions (to every live node).
+        """
 
         def promoted() -> bool:
             try:
@@ -455,17 +460,17 @@ class LocalCluster:
                 return False
             return True
 
-        self._wait(promoted, deadline, f"no replica took over slot {slot}")
+        self._wait(promoted, deadline, f"no replica took over slot {slot}", poll)
         return self.owner(slot)
 
-    def _wait(self, condition: object, deadline: float, message: str) -> None:
+    def _wait(self, condition: object, deadline: float, message: str, poll: float = 0.05) -> None:
         check = condition if callable(condition) else None
         assert check is not None
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             if check():
                 return
-            time.sleep(0.05)
+            time.sleep(poll)
         logs = "\n".join(f"{n.address}: {self._log(n)[-600:]}" for n in self.nodes)
         raise ClusterError(f"{message} in {deadline} s\n{logs}")
 

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,7 @@ from types import ModuleType
 import anyio
 import pytest
 
+from tests._redis_cluster import LocalCluster
 from tests._upstream import passed_through
 from wskit import WebSocketDisconnect
 from wskit._state import TRANSITIONS
@@ -610,21 +612,18 @@ def test_every_example_is_included_and_tested() -> None:
     assert examples - tested == set(), "examples no test runs"
 
 
-async def test_scaling_cluster() -> None:
-    from tests._redis_cluster import local_cluster
-    from tests._services import require_binary
-
-    require_binary("redis-server")
-    require_binary("redis-cli")
+@pytest.mark.redis
+async def test_scaling_cluster(cluster: LocalCluster) -> None:
+    """The guide's hub on the session's cluster (tests/conftest.py), from its second node."""
     mod = load("scaling_cluster")
-    with local_cluster() as cluster:
-        hub = mod.build_hub(cluster.nodes[1].url)
-        async with hub:
-            with anyio.fail_after(30):
-                await hub.backend.wait_connected()
-            await hub.publish("lobby", {"text": "hello"})
-            entries = await hub.history("lobby")
-            assert [entry.value() for entry in entries] == [{"text": "hello"}]
+    hub = mod.build_hub(cluster.nodes[1].url)
+    topic = f"lobby-{uuid.uuid4().hex}"  # the cluster (and its streams) outlive this test
+    async with hub:
+        with anyio.fail_after(30):
+            await hub.backend.wait_connected()
+        await hub.publish(topic, {"text": "hello"})
+        entries = await hub.history(topic)
+        assert [entry.value() for entry in entries] == [{"text": "hello"}]
 
 
 #: Which test runs which example (kept by hand so that a new example needs a new test).
