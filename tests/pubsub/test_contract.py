@@ -241,3 +241,25 @@ async def test_malformed_bytes_are_counted_and_dropped(make_backend: BackendFact
             assert await conn.wait_frames(1) == ["ok"]
         assert hub.statistics().malformed == 2
         assert decode_envelope(b"\xc1") is None
+
+
+async def test_copies_and_late_arrivals_are_dropped(make_backend: BackendFactory) -> None:
+    """A broker that hands a message over twice (a cluster client retrying a pipeline the
+    cluster refused in part) or late: per publishing hub and topic, only newer ones pass."""
+    hub, one = Hub(make_backend()), Hub(make_backend())
+    raw: Backend = make_backend()
+    async with hub, one, raw:
+        await wait_connected(hub.backend, one.backend, raw)
+        conn = FakeConnection()
+        await hub.subscribe(conn, "t")
+        stream = raw.messages()
+        await raw.subscribe(["t"])
+        await one.publish("t", "a")
+        await one.publish("t", "b")
+        assert await conn.wait_frames(2) == ["a", "b"]
+        first, second = (await _next(stream))[1], (await _next(stream))[1]
+        await raw.publish("t", second)  # a copy
+        await raw.publish("t", first)  # a late arrival
+        await one.publish("t", "c")
+        assert await conn.wait_frames(3) == ["a", "b", "c"]
+        assert hub.statistics().duplicates == 2
