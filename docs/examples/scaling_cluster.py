@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+# --8<-- [start:hub]
 from wskit.pubsub import Hub, RedisBackend
 
 
-# --8<-- [start:hub]
 def build_hub(url: str = "redis://127.0.0.1:7000") -> Hub:
     backend = RedisBackend(
         url,  # any node of the cluster: the backend learns the others from it
