@@ -1,16 +1,18 @@
-"""Real services for tests: hypercorn (in a thread or a subprocess), uvicorn, redis-server.
+"""Real services for tests: servers (in a thread or a subprocess), redis-server.
 
 Every helper binds 127.0.0.1 (a free port, or a unix socket in a temp dir), waits until the
 service answers, and stops it on exit, with a deadline on every wait (scaled by
 ``WSKIT_TESTS_TIMEOUT_FACTOR``). A missing binary skips the test with a reason, except
 under CI (``CI=true``), where it fails: CI must run everything.
 
-- :func:`running_server`: hypercorn via ``wskit.server.serve_async`` in a thread with its
-  own event loop (``worker="asyncio"`` or ``"trio"``), so the test's own loop (for example
-  the ``websockets`` asyncio client) is free. Fast; ``await server.shutdown()`` drains.
-- :func:`server_process`: ``python -m wskit run module:app`` in a subprocess, for signal,
-  drain and multi-worker tests; keeps stdout/stderr for assertions.
-- :func:`uvicorn_server`: the same app under uvicorn in a thread, for cross-checks.
+- :func:`running_server`: hypercorn, uvicorn or granian via ``wskit.serve_async`` in a thread
+  with its own event loop (``worker="asyncio"``, ``"uvloop"`` or ``"trio"``), so the test's
+  own loop (for example the ``websockets`` asyncio client) is free. Fast;
+  ``await server.shutdown()`` drains.
+- :func:`server_process`: ``python -m wskit run module:app --server S`` in a subprocess, for
+  signal, drain and multi-worker tests; keeps stdout/stderr for assertions.
+- :func:`uvicorn_server`: an app under plain uvicorn (its own config, not wskit's) in a
+  thread, for cross-checks.
 - :func:`redis_server`: a throw-away ``redis-server`` (no persistence), yields its URL.
 """
 
@@ -38,7 +40,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import pytest
 
-from wskit.server import Listening, serve_async
+from wskit.serving import Listening, serve_async
 
 if TYPE_CHECKING:
     from anyio.abc import Process
@@ -131,15 +133,19 @@ async def running_server(
     app: ASGIApp,
     *,
     worker: str = "asyncio",
+    server: str = "hypercorn",
     **options: Any,
 ) -> AsyncIterator[RunningServer]:
-    """Serve ``app`` with hypercorn on 127.0.0.1 (free port) in a thread; yield the server.
+    """Serve ``app`` on 127.0.0.1 (free port) in a thread; yield the server.
 
-    ``options`` go to :func:`wskit.server.serve_async` (``max_message_size=``, ``uds=`` ...).
-    On exit the server is drained and stopped and any exception it raised is re-raised.
+    ``server`` is hypercorn, uvicorn or granian; ``worker`` the thread's event loop (asyncio,
+    uvloop, or trio for hypercorn). ``options`` go to :func:`wskit.serve_async`
+    (``max_message_size=``, ``uds=`` ...). On exit the server is drained and stopped and any
+    exception it raised is re-raised.
     """
-    if worker not in ("asyncio", "trio"):
-        raise ValueError(f"worker must be 'asyncio' or 'trio' in a thread, not {worker!r}")
+    if worker not in ("asyncio", "uvloop", "trio"):
+        raise ValueError(f"worker must be 'asyncio', 'uvloop' or 'trio', not {worker!r}")
+    options = {"server": server, **options}
     ready: queue.Queue[Listening | BaseException] = queue.Queue()
     handles: dict[str, Any] = {}
     errors: list[BaseException] = []
@@ -160,11 +166,14 @@ async def running_server(
 
     def run() -> None:
         try:
-            anyio.run(main, backend=worker)
+            if worker == "uvloop":
+                anyio.run(main, backend="asyncio", backend_options={"use_uvloop": True})
+            else:
+                anyio.run(main, backend=worker)
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=run, name=f"hypercorn-{worker}", daemon=True)
+    thread = threading.Thread(target=run, name=f"{server}-{worker}", daemon=True)
     thread.start()
     result = await anyio.to_thread.run_sync(ready.get, True, timeout(15))
     if isinstance(result, BaseException):
@@ -175,12 +184,12 @@ async def running_server(
         with suppress(RuntimeError):  # the loop already ended
             anyio.from_thread.run_sync(handles["stop"].set, token=handles["token"])
 
-    server = RunningServer(result.url, result.port, stop, thread, errors)
+    running = RunningServer(result.url, result.port, stop, thread, errors)
     try:
-        yield server
+        yield running
     finally:
         with anyio.CancelScope(shield=True):
-            await server.shutdown()
+            await running.shutdown()
 
 
 async def _serve_no_signals(
@@ -329,16 +338,19 @@ async def server_process(
     app_path: str,
     *,
     worker: str = "asyncio",
+    server: str = "hypercorn",
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 20.0,
 ) -> AsyncIterator[ServerProcess]:
-    """Run ``python -m wskit run APP --port 0 --worker W ARGS`` from the repository root.
+    """Run ``python -m wskit run APP --port 0 --server S --worker W ARGS`` from the repository
+    root.
 
     Yields once the server printed ``wskit listening on URL``. On exit: SIGTERM if still
     running, then SIGKILL after a deadline.
     """
-    command = [sys.executable, "-m", "wskit", "run", app_path, "--port", "0", "--worker", worker]
+    command = [sys.executable, "-m", "wskit", "run", app_path, "--port", "0"]
+    command += ["--server", server, "--worker", worker]
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])

@@ -61,10 +61,10 @@ from .pubsub.backends import lazy_redis_backend
 from .ratelimit import RateLimit as RateLimit
 from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .routing import Route as Route
-from .server import ServerOptions as ServerOptions
-from .server import check_multiprocess_safety as check_multiprocess_safety
-from .server import serve as serve
-from .server import serve_async as serve_async
+from .serving import ServerOptions as ServerOptions
+from .serving import check_multiprocess_safety as check_multiprocess_safety
+from .serving import serve as serve
+from .serving import serve_async as serve_async
 from .status import CloseCode as CloseCode
 from .views import WebSocketView as WebSocketView
 

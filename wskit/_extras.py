@@ -23,6 +23,9 @@ __all__ = ["EXTRAS", "require"]
 #: By extra name: the module wskit imports, and the distribution that provides it.
 EXTRAS: Final[dict[str, tuple[str, str]]] = {
     "server": ("hypercorn", "hypercorn"),
+    "uvicorn": ("uvicorn", "uvicorn"),
+    "granian": ("granian", "granian"),
+    "reload": ("watchfiles", "watchfiles"),
     "uvloop": ("uvloop", "uvloop"),
     "trio": ("trio", "trio"),
     "redis": ("coredis", "coredis"),

@@ -53,6 +53,7 @@ logger: Final = logging.getLogger("wskit.app")
 _CONNECTING: Final = WebSocketState.CONNECTING
 _CONNECTED: Final = WebSocketState.CONNECTED
 _RECEIVE: Final = "websocket.receive"
+_DISCONNECT: Final = "websocket.disconnect"
 _INF: Final = math.inf
 
 IDLE_REASON: Final = "idle timeout"
@@ -118,13 +119,13 @@ class GuardSpec:
         guard = Guard(self, receive)
         ws = WebSocket(scope, guard, send, codec=self.codec, limits=self.limits)
         guard.ws = ws
-        return ws, (guard.run if self.max_lifespan is not None else self.handler)
+        return ws, guard.run
 
 
 class Guard:
     """One connection's guard: the ``receive`` its ``WebSocket`` calls (see the module docs)."""
 
-    __slots__ = ("_bucket", "_ended", "_receive", "_spec", "_waiting", "ws")
+    __slots__ = ("_bucket", "_ended", "_left", "_receive", "_spec", "_waiting", "ws")
 
     def __init__(self, spec: GuardSpec, receive: Receive) -> None:
         self._spec = spec
@@ -135,6 +136,8 @@ class Guard:
         )
         #: The ``websocket.disconnect`` handed to the application once the guard closed.
         self._ended: Message | None = None
+        #: Whether the server has reported the disconnect (``websocket.disconnect``).
+        self._left = False
         self._waiting: anyio.CancelScope | None = None
         self.ws: WebSocket
 
@@ -150,7 +153,12 @@ class Guard:
             else:
                 message = await self._receive()
             bucket = self._bucket
-            if bucket is None or message.get("type") != _RECEIVE:
+            kind = message.get("type")
+            if kind != _RECEIVE:
+                if kind == _DISCONNECT:
+                    self._left = True  # the server let go: nothing more to read
+                return message
+            if bucket is None:
                 return message
             limit = self._spec.rate_limit
             size = message_size(message) if limit is not None and limit.counts_bytes else 0
@@ -197,7 +205,29 @@ class Guard:
     # -- max lifespan -------------------------------------------------------------------------
 
     async def run(self, ws: WebSocket) -> None:
-        """Run the endpoint's handler with the lifespan timer next to it."""
+        """Run the endpoint's handler (with the lifespan timer next to it), then, if a guard
+        closed the connection, read and drop what the client still sends until the server
+        reports the disconnect (the guard stopped handing the server's messages on)."""
+        try:
+            await self._run(ws)
+        except Exception:
+            await self._finish_close()
+            raise
+        await self._finish_close()
+
+    async def _finish_close(self) -> None:
+        if self._ended is None or self._left:
+            return
+        receive = self._receive
+        with anyio.move_on_after(self.ws.limits.close_timeout):
+            try:
+                while (await receive()).get("type") != _DISCONNECT:
+                    pass
+            except Exception as exc:  # the server broke down: nothing more to read either way
+                logger.debug("finishing the close of %r: %r", self.ws.scope.get("path"), exc)
+        self._left = True
+
+    async def _run(self, ws: WebSocket) -> None:
         lifespan = self._spec.max_lifespan
         if lifespan is None:
             await self._spec.handler(ws)

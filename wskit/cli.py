@@ -25,15 +25,15 @@ import argparse
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
-from wskit._extras import require
 from wskit.exceptions import MissingExtra
-from wskit.server import LOG_LEVELS, WORKERS, Listening, ServeKwargs
+from wskit.serving.cli import SERVER_OPTIONS as SERVER_OPTIONS
+from wskit.serving.cli import add_server_arguments as add_server_arguments
+from wskit.serving.cli import print_listening as print_listening
+from wskit.serving.cli import server_kwargs as server_kwargs
 
 __all__ = [
     "COMMANDS",
@@ -42,6 +42,7 @@ __all__ = [
     "Handler",
     "add_server_arguments",
     "main",
+    "print_listening",
     "server_kwargs",
 ]
 
@@ -64,203 +65,14 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "run": Command(
-        "serve an ASGI app on hypercorn with a graceful drain", "wskit.cli:configure_run"
+        "serve an ASGI app on hypercorn, uvicorn or granian, with a graceful drain",
+        "wskit.serving.cli:configure_run",
     ),
     "demo": Command(
         "serve the demo chat (in-memory, or Redis via WSKIT_REDIS_URL)", "wskit.demo.cli:configure"
     ),
     "asyncapi": Command("print the AsyncAPI document of an app", "wskit.asyncapi.cli:configure"),
 }
-
-
-# --- option parsing -------------------------------------------------------------------
-
-_NONE = {"none", "off", ""}
-_UNITS = {"k": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mib": 2**20, "mb": 10**6}
-
-
-def _size(text: str) -> int | None:
-    """``1048576``, ``64KiB``, ``1MiB``, ``1M`` or ``none``."""
-    value = text.strip().lower()
-    if value in _NONE:
-        return None
-    number = value.rstrip("kmib")
-    unit = value[len(number) :]
-    if unit and unit not in _UNITS:
-        raise ValueError(f"invalid size {text!r} (use bytes, KiB, MiB or none)")
-    size = int(number) * _UNITS.get(unit, 1)
-    if size <= 0:
-        raise ValueError(f"size must be positive, not {text!r}")
-    return size
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.strip().lower() in _NONE else float(text)
-
-
-def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true/false, not {text!r}")
-
-
-def _choice(choices: Sequence[str]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text.lower() not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, not {text!r}")
-        return text.lower()
-
-    parse.__name__ = "choice"
-    return parse
-
-
-@dataclass(frozen=True)
-class _Option:
-    name: str  # the ``serve()`` keyword and the argparse dest
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-    metavar: str | None = None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def env(self) -> str:
-        return "WSKIT_" + self.name.upper()
-
-
-SERVER_OPTIONS: tuple[_Option, ...] = (
-    _Option("host", str, "127.0.0.1", "interface to bind", "HOST"),
-    _Option("port", int, 8000, "TCP port (0: pick a free one)", "PORT"),
-    _Option("uds", str, None, "bind a unix socket at this path instead", "PATH"),
-    _Option("worker", _choice(WORKERS), "asyncio", "event loop: " + ", ".join(WORKERS), "KIND"),
-    _Option("workers", int, 1, "worker processes sharing the socket", "N"),
-    _Option("max_message_size", _size, 2**20, "hypercorn's WebSocket message limit", "SIZE"),
-    _Option("ping_interval", _optional_float, None, "seconds between server pings", "SECONDS"),
-    _Option("graceful_timeout", float, 10.0, "seconds hypercorn waits after the drain", "SECONDS"),
-    _Option(
-        "drain_timeout",
-        _optional_float,
-        None,
-        "seconds the 1001 drain may take (none: the app's own)",
-        "SECONDS",
-    ),
-    _Option("access_log", _bool, False, "log every request/handshake to stdout"),
-    _Option("log_level", _choice(LOG_LEVELS), "info", "one of " + ", ".join(LOG_LEVELS), "LEVEL"),
-    _Option("backlog", int, 2048, "listen backlog", "N"),
-)
-
-
-def _argparse_type(option: _Option) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return option.parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the serving options (``--host``, ``--port``, ``--workers``, ...) to ``parser``.
-
-    An option not given is absent from the namespace; :func:`server_kwargs` then applies
-    the environment and the defaults, so that a flag wins over ``WSKIT_*`` which wins over
-    the default.
-    """
-    group = parser.add_argument_group("server options (each also read from WSKIT_<NAME>)")
-    for option in SERVER_OPTIONS:
-        shown = "none" if option.default is None else option.default
-        text = f"{option.help} (env {option.env}; default {shown})"
-        if option.parse is _bool:
-            group.add_argument(
-                option.flag,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=text,
-            )
-        else:
-            group.add_argument(
-                option.flag,
-                type=_argparse_type(option),
-                metavar=option.metavar,
-                default=argparse.SUPPRESS,
-                help=text,
-            )
-
-
-def server_kwargs(
-    args: argparse.Namespace, environ: Mapping[str, str] | None = None
-) -> ServeKwargs:
-    """Resolve the serving options: the flag if given, else ``WSKIT_<NAME>``, else the default.
-
-    Raises:
-        ValueError: If an environment variable does not parse (the message names it).
-    """
-    environ = os.environ if environ is None else environ
-    resolved: dict[str, Any] = {}
-    for option in SERVER_OPTIONS:
-        if hasattr(args, option.name):
-            resolved[option.name] = getattr(args, option.name)
-        elif option.env in environ:
-            try:
-                resolved[option.name] = option.parse(environ[option.env])
-            except ValueError as exc:
-                raise ValueError(f"{option.env}: {exc}") from None
-        else:
-            resolved[option.name] = option.default
-    return cast("ServeKwargs", resolved)
-
-
-# --- wskit run ------------------------------------------------------------------------
-
-
-def print_listening(listening: Listening) -> None:
-    """Print ``wskit listening on URL`` (one line per socket) to stdout; tools parse it."""
-    for url in listening.urls:
-        print(f"wskit listening on {url}", flush=True)
-
-
-def configure_run(parser: argparse.ArgumentParser) -> Handler:
-    """Arguments of ``wskit run``: the app's import string and the serving options."""
-    parser.add_argument("app", nargs="?", help="the ASGI app as module:attribute (env WSKIT_APP)")
-    parser.add_argument(
-        "--app-dir",
-        metavar="DIR",
-        help="directory put first on sys.path to import the app (env WSKIT_APP_DIR; default .)",
-    )
-    add_server_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int:
-        from wskit.server import ServerOptions, configure_logging, load_app, serve, serve_workers
-
-        app_path = args.app or os.environ.get("WSKIT_APP")
-        if not app_path:
-            parser.error("the app is required: wskit run module:attribute (or WSKIT_APP)")
-        try:
-            kwargs = server_kwargs(args)
-            options = ServerOptions(**kwargs)
-        except ValueError as exc:
-            parser.error(str(exc))
-        sys.path.insert(0, os.path.abspath(args.app_dir or os.environ.get("WSKIT_APP_DIR", ".")))
-        try:
-            app = load_app(app_path)
-        except (ImportError, ValueError) as exc:
-            print(f"wskit: error: cannot load {app_path!r}: {exc}", file=sys.stderr)
-            return 2
-        require("server", "wskit run")
-        configure_logging(options.log_level)
-        if options.workers > 1:
-            return serve_workers(app_path, options, on_ready=print_listening)
-        serve(app, on_ready=print_listening, **kwargs)
-        return 0
-
-    return run
 
 
 # --- main -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from ._types import Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "WebSocket"]
+__all__ = ["DEFAULT_LIMITS", "LIVE_EXTENSION", "Limits", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -70,6 +70,11 @@ _JSON_DECODE: Final = msgspec.json.Decoder().decode
 # [1e-5, 1e-4) as "0.00001" where the stdlib writes "1e-05": when the output may hold such a
 # number, fall back to the stdlib for Starlette's exact bytes.
 _EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
+
+#: The ASGI scope extension through which a server that drains wskit connections on shutdown
+#: (``wskit run``, :mod:`wskit.serving`) learns of them: an object with ``add(ws)``, which the
+#: connection calls when it accepts. Servers that do not set it cost nothing.
+LIVE_EXTENSION: Final = "wskit.connections"
 
 
 def direct_port(conn: object, *methods: str) -> WebSocket | None:
@@ -578,6 +583,9 @@ class WebSocket(HTTPConnection):
         self._app_state = new_state
         if event == "websocket.accept":
             self.subprotocol = message.get("subprotocol")
+            live = (self.scope.get("extensions") or {}).get(LIVE_EXTENSION)
+            if live is not None:
+                live.add(self)
         elif event == "websocket.close":
             self._closing = True
             if self.close_code is None:
@@ -790,6 +798,41 @@ class WebSocket(HTTPConnection):
         except WebSocketDisconnect:
             pass  # the transport broke while closing: the connection is closed all the same
 
+    async def finish_close(self, timeout: float | None = None) -> None:
+        """After the application closed, read and drop what the client still sends until the
+        server reports the disconnect.
+
+        A server keeps a connection (its stream, its task, the messages queued for the
+        application) until the application has read the disconnect; a client that keeps
+        sending after the close can otherwise pin them (hypercorn's queue then blocks forever).
+        The App, the Starlette route and ``async with ws:`` call this when a handler ends on a
+        close of its own; a handler that closes and returns on its own may call it too.
+
+        Does nothing unless the application has closed and the client has not left, or while
+        another task is receiving (that task sees the disconnect).
+
+        Args:
+            timeout: At most this many seconds (default: ``Limits.close_timeout``); after it
+                the connection is left to the server.
+        """
+        if (
+            self._app_state is not _DISCONNECTED
+            or self._recv_state is _DISCONNECTED
+            or self._receiving
+        ):
+            return
+        receive = self._receive
+        self._receiving = True
+        try:
+            with anyio.move_on_after(self._limits.close_timeout if timeout is None else timeout):
+                while (await receive()).get("type") != "websocket.disconnect":
+                    pass
+        except Exception as exc:  # the server broke down: nothing more to read either way
+            logger.debug("finishing the close of %r: %r", self.scope.get("path", ""), exc)
+        finally:
+            self._receiving = False
+            self._recv_state = _DISCONNECTED
+
     async def deny(
         self,
         status: int = 403,
@@ -855,11 +898,14 @@ class WebSocket(HTTPConnection):
         """
         if exc is None:
             await self.close(CloseCode.NORMAL_CLOSURE)
+            await self.finish_close()
             return False
         if is_disconnect(exc):
+            await self.finish_close()  # a disconnect of ours (a guard's close): read the rest
             return True
         handled = False
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
+        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        if cancelled:
             code, reason = int(CloseCode.GOING_AWAY), reason_for(CloseCode.GOING_AWAY)
         else:
             fault = client_fault(exc)
@@ -870,6 +916,8 @@ class WebSocket(HTTPConnection):
                 (code, reason), handled = fault, True
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._limits.close_timeout):
             await self.close(code, reason)
+            if not cancelled:
+                await self.finish_close()
         return handled
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ __all__ = ["EndpointSpec", "Registry", "refuse", "run_handler"]
 
 _CONNECTING: Final = WebSocketState.CONNECTING
 _CONNECTED: Final = WebSocketState.CONNECTED
+_DISCONNECTED: Final = WebSocketState.DISCONNECTED
 _CANCEL_GRACE: Final = 1.0
 _default_logger: Final = logging.getLogger("wskit.app")
 
@@ -107,13 +108,19 @@ async def run_handler(
             if cancel_scope is None:
                 with anyio.move_on_after(ws.limits.close_timeout):
                     await ws.close(CloseCode.NORMAL_CLOSURE)
-            else:
-                # Reuse the registry's scope for the deadline: one timer less per connection.
-                cancel_scope.deadline = anyio.current_time() + ws.limits.close_timeout
-                await ws.close(CloseCode.NORMAL_CLOSURE)
+                    await ws.finish_close()
+                return
+            # Reuse the registry's scope for the deadline: one timer less per connection.
+            cancel_scope.deadline = anyio.current_time() + ws.limits.close_timeout
+            await ws.close(CloseCode.NORMAL_CLOSURE)
         elif state is _CONNECTING:
             logger.debug("handler for %r returned without accepting", ws.scope.get("path", ""))
             await refuse(ws, Denied(403), logger)
+            return
+    # Closed by this side: read what the client still sends until the server reports the
+    # disconnect, so that the server lets go of the stream (see WebSocket.finish_close).
+    if ws.application_state is _DISCONNECTED:
+        await ws.finish_close()
 
 
 class EndpointSpec:

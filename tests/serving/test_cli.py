@@ -12,7 +12,7 @@ import pytest
 from tests._services import REPO_ROOT
 from wskit import cli
 from wskit.cli import COMMANDS, Command, add_server_arguments, main, server_kwargs
-from wskit.server import Listening
+from wskit.serving import Listening
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -26,12 +26,19 @@ def test_defaults() -> None:
         "host": "127.0.0.1",
         "port": 8000,
         "uds": None,
-        "worker": "asyncio",
+        "server": "hypercorn",
+        "worker": "auto",
         "workers": 1,
-        "max_message_size": 2**20,
+        "max_message_size": "auto",
         "ping_interval": None,
+        "per_message_deflate": False,
         "graceful_timeout": 10.0,
         "drain_timeout": None,
+        "certfile": None,
+        "keyfile": None,
+        "reload": False,
+        "proxy_headers": False,
+        "forwarded_allow_ips": "127.0.0.1",
         "access_log": False,
         "log_level": "info",
         "backlog": 2048,
@@ -60,9 +67,16 @@ def test_flags_win_over_environment_which_wins_over_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("1048576", 2**20), ("64KiB", 2**16), ("1M", 2**20), ("2mb", 2 * 10**6), ("none", None)],
+    [
+        ("1048576", 2**20),
+        ("64KiB", 2**16),
+        ("1M", 2**20),
+        ("2mb", 2 * 10**6),
+        ("none", None),
+        ("auto", "auto"),
+    ],
 )
-def test_sizes(text: str, size: int | None) -> None:
+def test_sizes(text: str, size: int | str | None) -> None:
     assert server_kwargs(parse("--max-message-size", text), environ={})["max_message_size"] == size
 
 
@@ -73,7 +87,8 @@ def test_sizes(text: str, size: int | None) -> None:
         ("WSKIT_MAX_MESSAGE_SIZE", "12parsecs", "WSKIT_MAX_MESSAGE_SIZE: invalid"),
         ("WSKIT_MAX_MESSAGE_SIZE", "0", "size must be positive"),
         ("WSKIT_ACCESS_LOG", "perhaps", "expected true/false"),
-        ("WSKIT_WORKER", "gevent", "expected one of asyncio, uvloop, trio"),
+        ("WSKIT_WORKER", "gevent", "expected one of auto, asyncio, uvloop, trio"),
+        ("WSKIT_SERVER", "daphne", "expected one of hypercorn, uvicorn, granian"),
     ],
 )
 def test_bad_environment_names_the_variable(variable: str, value: str, message: str) -> None:
@@ -85,7 +100,7 @@ def test_bad_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse("--worker", "gevent")
     assert exited.value.code == 2
-    assert "expected one of asyncio, uvloop, trio" in capsys.readouterr().err
+    assert "expected one of auto, asyncio, uvloop, trio" in capsys.readouterr().err
 
 
 # --- the command table ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``wskit.server``: options, app loading, and serving in the test's own event loop.
+"""``wskit.serving``: options, app loading, and serving in the test's own event loop.
 
 These run on both anyio backends: ``serve_async`` uses the running loop (hypercorn's
 asyncio or trio worker accordingly) and the client is the anyio + wsproto ``RawClient``.
@@ -21,24 +21,26 @@ from typing import Any
 import anyio
 import pytest
 
-import wskit.server
+import wskit.serving.drain
+import wskit.serving.options
 from tests._services import raw_ws_connect, timeout
 from tests.integration.apps import make_app
 from wskit.app import App
 from wskit.cli import SERVER_OPTIONS
 from wskit.exceptions import MissingExtra
-from wskit.server import (
+from wskit.serving import (
     Listening,
     ServeKwargs,
     ServeOptions,
     ServerOptions,
-    _drain,
-    _hypercorn_config,
-    _server_options,
+    configure_logging,
     load_app,
     serve,
+    serve_async,
 )
-from wskit.server import serve_async as serve_async
+from wskit.serving.drain import drain_app
+from wskit.serving.entry import server_options
+from wskit.serving.hypercorn import make_config
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +52,11 @@ pytestmark = pytest.mark.integration
     ("options", "message"),
     [
         ({"worker": "gevent"}, "worker must be one of"),
+        ({"server": "daphne"}, "server must be one of"),
+        ({"server": "uvicorn", "worker": "trio"}, "worker 'trio' needs server='hypercorn'"),
+        ({"workers": 2, "reload": True}, "reload serves one worker process"),
+        ({"certfile": "cert.pem"}, "TLS needs both certfile and keyfile"),
+        ({"max_message_size": "big"}, "max_message_size must be positive"),
         ({"workers": 0}, "workers must be at least 1"),
         ({"port": 70000}, "port must be in"),
         ({"log_level": "loud"}, "log_level must be one of"),
@@ -65,12 +72,13 @@ def test_invalid_options(options: dict[str, Any], message: str) -> None:
 
 
 def test_drain_deadline() -> None:
-    assert ServerOptions().drain_deadline == wskit.server.DRAIN_BACKSTOP
-    assert ServerOptions(drain_timeout=2.0).drain_deadline == 2.0 + wskit.server.DRAIN_GRACE
+    options = wskit.serving.options
+    assert ServerOptions().drain_deadline == options.DRAIN_BACKSTOP
+    assert ServerOptions(drain_timeout=2.0).drain_deadline == 2.0 + options.DRAIN_GRACE
 
 
 def test_hypercorn_config_mapping() -> None:
-    config = _hypercorn_config(
+    config = make_config(
         ServerOptions(
             host="::1",
             port=0,
@@ -79,7 +87,7 @@ def test_hypercorn_config_mapping() -> None:
             graceful_timeout=3.0,
             access_log=True,
             log_level="debug",
-            hypercorn={"keep_alive_timeout": 7.0},
+            server_config={"keep_alive_timeout": 7.0},
         )
     )
     assert config.bind == ["::1:0"]
@@ -89,25 +97,30 @@ def test_hypercorn_config_mapping() -> None:
     assert config.accesslog == "-"
     assert config.loglevel == "DEBUG"
     assert config.keep_alive_timeout == 7.0
-    assert _hypercorn_config(ServerOptions(uds="/tmp/x.sock")).bind == ["unix:/tmp/x.sock"]
+    assert make_config(ServerOptions(uds="/tmp/x.sock")).bind == ["unix:/tmp/x.sock"]
     with pytest.raises(TypeError, match="unknown hypercorn option 'nope'"):
-        _hypercorn_config(ServerOptions(hypercorn={"nope": 1}))
+        make_config(ServerOptions(server_config={"nope": 1}))
 
 
 def test_one_list_of_serving_options() -> None:
-    """ServerOptions, the keywords of serve() and serve_async(), and the CLI flags agree."""
-    defaults = {f.name: f.default for f in dataclasses.fields(ServerOptions)}
-    assert defaults.pop("hypercorn") is dataclasses.MISSING  # a default_factory
-    assert ServeKwargs.__optional_keys__ == set(defaults) | {"hypercorn"}
-    assert {option.name: option.default for option in SERVER_OPTIONS} == defaults
-    fixed = {"host", "port", "worker", "workers"}
-    assert ServeOptions.__optional_keys__ == ServeKwargs.__optional_keys__ - fixed
-    for function, own in ((serve, fixed), (serve_async, {"host", "port"})):
+    """ServerOptions is the one definition: the TypedDicts, the CLI flags and the signatures
+    of serve() and serve_async() follow it (names and types; defaults live only there)."""
+    fields = {f.name: f for f in dataclasses.fields(ServerOptions)}
+    annotations = {name: str(field.type) for name, field in fields.items()}
+    kwargs = {
+        name: getattr(tp, "__forward_arg__", tp) for name, tp in ServeKwargs.__annotations__.items()
+    }
+    assert kwargs == annotations
+    assert ServeKwargs.__optional_keys__ == set(fields)
+    assert ServeOptions.__optional_keys__ == set(fields) - {"host", "port"}
+    cli = {option.name: option.default for option in SERVER_OPTIONS}
+    assert cli == {name: field.default for name, field in fields.items() if field.metadata["parse"]}
+    assert set(fields) - set(cli) == {"server_config"}  # a mapping: Python callers only
+    for function in (serve, serve_async):
         parameters = inspect.signature(function).parameters
         assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
-        assert {name: parameters[name].default for name in own} == {
-            name: defaults[name] for name in own
-        }
+        assert parameters["host"].default is None  # None: ServerOptions' default
+        assert parameters["port"].default is None
 
 
 def test_serve_options_round_trip() -> None:
@@ -118,16 +131,17 @@ def test_serve_options_round_trip() -> None:
         uds=None,
         backlog=7,
         drain_timeout=3.0,
-        hypercorn={"h2_max_inbound_frame_size": 2**15},
+        server_config={"h2_max_inbound_frame_size": 2**15},
     )
     serve_options = options.serve_options()
     assert set(serve_options) == ServeOptions.__optional_keys__
-    assert _server_options(serve_options, host="::1", port=0) == options
+    assert server_options(serve_options, host="::1", port=0) == options
 
 
 def test_server_options_of_a_call() -> None:
-    """``hypercorn={...}`` and, as before it existed, unknown keywords go to hypercorn."""
-    options = _server_options(
+    """``hypercorn={...}`` and, as before there was a ``server_config``, unknown keywords go to
+    the server's own configuration."""
+    options = server_options(
         {"backlog": 10, "keep_alive_timeout": 5.0, "hypercorn": {"h2_max_concurrent_streams": 3}},
         host="::1",
         port=0,
@@ -136,11 +150,12 @@ def test_server_options_of_a_call() -> None:
         host="::1",
         port=0,
         backlog=10,
-        hypercorn={"keep_alive_timeout": 5.0, "h2_max_concurrent_streams": 3},
+        server_config={"keep_alive_timeout": 5.0, "h2_max_concurrent_streams": 3},
     )
-    assert _hypercorn_config(options).h2_max_concurrent_streams == 3
+    assert make_config(options).h2_max_concurrent_streams == 3
+    assert server_options({"max_message_size": None}).max_message_size is None
     with pytest.raises(ValueError, match="log_level"):
-        _server_options({"log_level": "loud"})
+        server_options({"log_level": "loud"})
 
 
 def test_load_app() -> None:
@@ -172,8 +187,8 @@ def test_configure_logging_is_idempotent() -> None:
     log = logging.getLogger("wskit")
     saved = (list(log.handlers), log.level, log.propagate)
     try:
-        wskit.server.configure_logging("warning")
-        wskit.server.configure_logging("debug")
+        configure_logging("warning")
+        configure_logging("debug")
         assert len(log.handlers) == len(saved[0]) + 1
         assert log.level == logging.DEBUG
         assert log.propagate is False
@@ -208,29 +223,29 @@ class NoTimeout:
 
 async def test_drain_passes_the_deadline() -> None:
     app = Drainable("ok")
-    await _drain(app, 2.5)
-    await _drain(app, None)  # the app's own default
+    await drain_app(app, 2.5)
+    await drain_app(app, None)  # the app's own default
     assert app.calls == [2.5, None]
     no_timeout = NoTimeout()
-    await _drain(no_timeout, 2.5)
+    await drain_app(no_timeout, 2.5)
     assert no_timeout.called
-    await _drain(object(), 2.5)  # no shutdown(): nothing to do
+    await drain_app(object(), 2.5)  # no shutdown(): nothing to do
 
     class SyncShutdown:
         def shutdown(self) -> None:  # pragma: no cover - not async: never called
             raise AssertionError
 
-    await _drain(SyncShutdown(), 2.5)
+    await drain_app(SyncShutdown(), 2.5)
 
 
 async def test_drain_survives_a_failing_or_hanging_shutdown(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wskit.server, "DRAIN_GRACE", 0.05)
-    await _drain(Drainable("raise"), 1.0)
+    monkeypatch.setattr(wskit.serving.drain, "DRAIN_GRACE", 0.05)
+    await drain_app(Drainable("raise"), 1.0)
     assert "app.shutdown() failed" in caplog.text
     with anyio.fail_after(timeout(5)):
-        await _drain(Drainable("hang"), 0.05)
+        await drain_app(Drainable("hang"), 0.05)
     assert "still running after 0.1 s" in caplog.text
 
 

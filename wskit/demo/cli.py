@@ -1,4 +1,4 @@
-"""``wskit demo``: serve the demo chat on hypercorn (``python -m wskit demo``, ``./dev demo``).
+"""``wskit demo``: serve the demo chat (``python -m wskit demo``, ``./dev demo``).
 
 With no options it serves http://127.0.0.1:8000 on the in-memory hub. ``WSKIT_REDIS_URL`` (or
 ``--redis-url``) shares rooms, presence and history through Redis, so that ``--workers 2``
@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -27,7 +28,8 @@ import msgspec
 from wskit._extras import require
 from wskit.cli import add_server_arguments, server_kwargs
 from wskit.policies import parse_origin
-from wskit.server import Listening, ServerOptions, configure_logging, serve_async
+from wskit.serving import Listening, ServerOptions, configure_logging, serve_async
+from wskit.serving.process import run_loop
 
 from .app import CONFIG_ENV, DemoConfig, create_app
 from .status import ClearingStream, StatusLine
@@ -48,7 +50,8 @@ ORIGINS_ENV: Final = "WSKIT_DEMO_ORIGINS"
 def configure(parser: argparse.ArgumentParser) -> Handler:
     """Add the arguments of ``wskit demo`` to ``parser`` and return the command's handler."""
     parser.description = (
-        "Serve the demo chat (a browser page, AsyncAPI docs at /asyncapi) on hypercorn: "
+        "Serve the demo chat (a browser page, AsyncAPI docs at /asyncapi) on hypercorn (or "
+        "--server uvicorn|granian): "
         "in memory by default, or shared by several processes through Redis."
     )
     parser.epilog = (
@@ -157,7 +160,10 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         status: Draw the status line; ``None``: when stdout is a terminal.
     """
     backend = "in-memory hub, one process" if config.redis_url is None else "Redis hub"
-    require("server", "wskit demo")
+    if options.server == "hypercorn":
+        require("server", "wskit demo")
+    else:
+        require(options.server, f"wskit demo --server {options.server}")
     if config.redis_url is not None:
         require("redis", "wskit demo with WSKIT_REDIS_URL")
     if options.workers > 1:
@@ -169,7 +175,7 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
                 file=sys.stderr,
             )
         os.environ[CONFIG_ENV] = msgspec.json.encode(config).decode()
-        from wskit.server import serve_workers
+        from wskit.serving import serve_workers
 
         def announce(listening: Listening) -> None:
             _announce(listening, f"{backend}, {options.workers} workers")
@@ -188,7 +194,7 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         sys.stderr = ClearingStream(stderr, line)
     try:
         configure_logging(options.log_level)
-        _run(options, run_demo, app, options, backend, line)
+        run_loop(options, partial(run_demo, app, options, backend, line))
     except OSError as exc:
         return _cannot_listen(options, exc)
     finally:
@@ -217,15 +223,6 @@ def _announce(listening: Listening, backend: str) -> None:
             flush=True,
         )
     print(f"wskit demo: open {url} in two browser windows ({backend})", flush=True)
-
-
-def _run(options: ServerOptions, fn: Callable[..., Any], *args: object) -> None:
-    if options.worker == "trio":
-        anyio.run(fn, *args, backend="trio")
-    elif options.worker == "uvloop":
-        anyio.run(fn, *args, backend="asyncio", backend_options={"use_uvloop": True})
-    else:
-        anyio.run(fn, *args, backend="asyncio")
 
 
 async def run_demo(

@@ -1,10 +1,10 @@
-"""Run several hypercorn worker processes that share one listening socket, each with the drain.
+"""Several worker processes sharing one listening socket, each draining on shutdown.
 
-This mirrors ``hypercorn.run.run`` (spawn context, sockets created once in the parent and
-inherited by the workers, a ``multiprocessing.Event`` as the shutdown signal) with one
-difference that matters for WebSockets: each worker runs :func:`wskit.server` 's serving
-loop, so a shutdown drains the app (1001 to every client) before hypercorn stops.
-hypercorn's own runner gives its workers no such hook.
+The same design as hypercorn's own runner (spawn context, sockets created once in the parent
+and inherited by the workers, a ``multiprocessing.Event`` as the shutdown signal), for every
+server wskit offers, with one difference that matters for WebSockets: each worker runs
+:func:`wskit.serving.process.serve_in_loop`, so a shutdown drains the app (1001 to every
+client) before its server stops.
 
 The parent ignores SIGINT/SIGTERM while it spawns (the workers inherit the ignored
 disposition until they install their own handlers), then turns either signal into the
@@ -21,24 +21,15 @@ import time
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
-from wskit.server import (
-    Listening,
-    ServerOptions,
-    _close_sockets,
-    _hypercorn_config,
-    _listen,
-    _run_loop,
-    _serve_with_options,
-    configure_logging,
-    load_app,
-)
+from .options import ServerOptions
+from .process import configure_logging, load_app, run_loop, serve_in_loop
+from .sockets import Listening, bind, close, listening
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable
     from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Event
-
-    from hypercorn.config import Sockets
 
 __all__ = ["run_workers"]
 
@@ -48,16 +39,18 @@ logger = logging.getLogger("wskit.server")
 _EXIT_GRACE = 5.0
 
 
-def _worker_main(app_path: str, options: ServerOptions, sockets: Sockets, event: Event) -> None:
+def _worker_main(
+    app_path: str, options: ServerOptions, sockets: list[socket.socket], event: Event
+) -> None:
     """Entry point of one worker process (must be importable for the spawn context)."""
     configure_logging(options.log_level)
     app = load_app(app_path)
 
     async def main() -> None:
-        await _serve_with_options(app, options, sockets=sockets, shutdown_poll=event.is_set)
+        await serve_in_loop(app, options, sockets=sockets, shutdown_poll=event.is_set)
 
     try:
-        _run_loop(options, main)
+        run_loop(options, main)
     except KeyboardInterrupt:  # pragma: no cover - a signal before the handlers are installed
         pass
 
@@ -73,8 +66,8 @@ def run_workers(
     Returns:
         0 when every worker exited cleanly, else the first non-zero exit code (or 1).
     """
-    config = _hypercorn_config(options)
-    sockets, listening = _listen(config)
+    sockets = bind(options)
+    where = listening(sockets, tls=options.tls)
     ctx = multiprocessing.get_context("spawn")
     event = ctx.Event()
     handled = (signal.SIGINT, signal.SIGTERM)
@@ -104,12 +97,12 @@ def run_workers(
         for signum in handled:
             signal.signal(signum, on_signal)
         if on_ready is not None:
-            on_ready(listening)
+            on_ready(where)
         return _supervise(processes, event, stop_by, options)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        _close_sockets(sockets, options)
+        close(sockets, options)
 
 
 def _supervise(

@@ -1,0 +1,103 @@
+"""The app's message limit is the authority: the server's limit comes from it.
+
+wskit checks every inbound message against its route's ``Limits.max_message_size`` and closes
+with 1009 and a reason. The server buffers a whole message before wskit sees it, so the server
+needs a limit too, and it must not be below the app's: a server that refuses first answers in
+its own way (hypercorn, before wskit's adapter corrected it, left the client hanging). So
+``max_message_size="auto"`` (the default) gives the server the largest limit among the app's
+wskit routes, found by walking the app: a ``wskit.App`` (its routes and mounted apps), Starlette
+routers and mounts holding ``wskit.contrib.starlette`` routes or endpoints, and middleware
+(through ``.app``). When the walk finds no wskit route, wskit's default (1 MiB) applies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Final
+
+from ..app import App
+from ..contrib.starlette import Endpoint
+from ..limits import DEFAULT_LIMITS
+from ..routing import Route
+from .options import AUTO, ServerOptions
+
+__all__ = ["UNLIMITED", "app_message_limit", "resolve_message_limit"]
+
+logger = logging.getLogger("wskit.server")
+
+#: What :func:`app_message_limit` returns for a route without a limit.
+UNLIMITED: Final = -1
+_MAX_NODES: Final = 10_000
+
+
+def _limits(node: object, seen: set[int]) -> Iterator[int | None]:
+    """The inbound limits of the wskit endpoints reachable from ``node`` (``None``: unlimited)."""
+    stack = [node]
+    while stack and len(seen) < _MAX_NODES:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, App):
+            for route in obj.routes:
+                if isinstance(route, Route):
+                    yield obj.handshake.override(route.options).limits.max_message_size
+                else:  # a mount: its app
+                    stack.append(route.app)
+            continue
+        if isinstance(obj, Endpoint):
+            yield obj.handshake.limits.max_message_size
+            continue
+        endpoint = getattr(obj, "wskit_endpoint", None)  # a wskit.contrib.starlette route
+        if isinstance(endpoint, Endpoint):
+            yield endpoint.handshake.limits.max_message_size
+            continue
+        routes = getattr(obj, "routes", None)  # Starlette apps, routers and mounts
+        if isinstance(routes, list | tuple):
+            stack.extend(routes)
+        for name in ("app", "router"):  # middleware, Starlette's Mount and app
+            child = getattr(obj, name, None)
+            if child is not None and not isinstance(child, type):
+                stack.append(child)
+
+
+def app_message_limit(app: object) -> int | None:
+    """The largest inbound message limit among the app's wskit endpoints.
+
+    Returns:
+        The limit in bytes; :data:`UNLIMITED` when an endpoint has none; ``None`` when the
+        walk found no wskit endpoint.
+    """
+    found: int | None = None
+    for limit in _limits(app, set()):
+        if limit is None:
+            return UNLIMITED
+        found = limit if found is None else max(found, limit)
+    return found
+
+
+def resolve_message_limit(app: object, options: ServerOptions) -> ServerOptions:
+    """``options`` with ``max_message_size`` decided: from the app when ``"auto"``.
+
+    An explicit limit below the app's largest is kept, with one warning: clients sending a
+    message between the two get the server's refusal instead of wskit's.
+    """
+    limit = app_message_limit(app)
+    size = options.max_message_size
+    if size == AUTO:
+        if limit is None:
+            resolved = DEFAULT_LIMITS.max_message_size
+        else:
+            resolved = None if limit == UNLIMITED else limit
+        return options.replace(max_message_size=resolved)
+    if limit is not None and size is not None and (limit == UNLIMITED or size < limit):
+        app_limit = "no limit" if limit == UNLIMITED else f"{limit} bytes"
+        logger.warning(
+            "the server's message limit (%d bytes) is below the app's largest (%s): "
+            "larger messages get the server's refusal, not wskit's 1009 "
+            "(use max_message_size='auto')",
+            size,
+            app_limit,
+        )
+    return options

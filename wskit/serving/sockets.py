@@ -1,0 +1,98 @@
+"""The listening sockets: bound once by wskit, whatever the server, and shared by its workers.
+
+Every server adapter takes already-listening sockets (hypercorn's ``Sockets``, uvicorn's
+``sockets=``, granian's socket holder), so binding is one piece of code: ``port=0`` reports the
+port actually bound, ``--workers N`` and ``--reload`` hand the same socket to each process, and a
+unix socket is removed once, by the process that created it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from dataclasses import dataclass
+
+from .options import ServerOptions
+
+__all__ = ["Listening", "bind", "close", "listening"]
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where a server listens, reported once its sockets accept connections.
+
+    Attributes:
+        urls: One URL per socket: ``http://HOST:PORT`` (``https`` with TLS) or ``unix:PATH``.
+        port: The TCP port actually bound (useful with ``port=0``), or ``None`` for a
+            unix socket.
+    """
+
+    urls: tuple[str, ...]
+    port: int | None
+
+    @property
+    def url(self) -> str:
+        """The first URL."""
+        return self.urls[0]
+
+
+def bind(options: ServerOptions) -> list[socket.socket]:
+    """Create, bind and listen on the socket ``options`` name (TCP or unix).
+
+    Raises:
+        OSError: The address is in use or not available.
+    """
+    if options.uds:
+        path = options.uds
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.unlink(path)  # a stale socket from an earlier run
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            sock.listen(options.backlog)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return [sock]
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((options.host, options.port))
+        sock.listen(options.backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return [sock]
+
+
+def listening(sockets: list[socket.socket], *, tls: bool = False) -> Listening:
+    """The :class:`Listening` value of ``sockets``."""
+    urls: list[str] = []
+    port: int | None = None
+    for sock in sockets:
+        name = sock.getsockname()
+        if isinstance(name, str | bytes):
+            urls.append(f"unix:{os.fsdecode(name)}")
+            continue
+        host = f"[{name[0]}]" if ":" in name[0] else name[0]
+        urls.append(f"{'https' if tls else 'http'}://{host}:{name[1]}")
+        port = name[1] if port is None else port
+    return Listening(tuple(urls), port)
+
+
+def close(sockets: list[socket.socket], options: ServerOptions, *, unlink: bool = True) -> None:
+    """Close ``sockets``; remove the unix socket file too when ``unlink`` (its owner only)."""
+    for sock in sockets:
+        sock.close()
+    if options.uds and unlink:
+        try:
+            os.unlink(options.uds)
+        except FileNotFoundError:
+            pass
