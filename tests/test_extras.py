@@ -50,6 +50,17 @@ def _expected(feature: str, extra: str) -> str:
         ("server", ["demo"], "wskit demo"),
         ("server", ["run", "tutorial_01_echo:app"], "wskit run"),
         (
+            "uvicorn",
+            ["run", "tutorial_01_echo:app", "--server", "uvicorn"],
+            "wskit run --server uvicorn",
+        ),
+        (
+            "granian",
+            ["run", "tutorial_01_echo:app", "--server", "granian"],
+            "wskit run --server granian",
+        ),
+        ("reload", ["run", "tutorial_01_echo:app", "--reload"], "wskit run --reload"),
+        (
             "yaml",
             ["asyncapi", "tutorial_04_operations:app", "--format", "yaml"],
             "AsyncAPI as YAML",

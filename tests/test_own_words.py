@@ -1,11 +1,11 @@
 """The tests assert wskit's words, never another project's.
 
-A release of msgspec, Starlette, anyio, hypercorn, coredis or websockets may reword a message
-without anything in wskit changing; a test that spelled it would then fail on a fresh install.
-This test reads every ``assert`` and every ``pytest.raises(match=...)`` in ``tests/`` and
-fails on a string in them that occurs in an installed third-party package (its Python source
-or its compiled module) and nowhere in wskit's own source. Helpers for checking such text
-without spelling it are in ``tests/_upstream.py``.
+A release of msgspec, Starlette, anyio, hypercorn, uvicorn, granian, coredis or websockets may
+reword a message without anything in wskit changing; a test that spelled it would then fail on
+a fresh install. This test reads every ``assert`` and every ``pytest.raises(match=...)`` in
+``tests/`` and fails on a string in them that occurs in an installed third-party package (its
+Python source or its compiled module) and nowhere in wskit's own source. Helpers for checking
+such text without spelling it are in ``tests/_upstream.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ PROJECTS = (
     "trio",
     "h11",
     "wsproto",
+    "granian",
 )
 #: Strings shorter than this, or without a space, are words, not messages.
 MIN_LENGTH = 14

@@ -321,6 +321,9 @@ class App:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
+        from .serving.limits import check_server_limit
+
+        check_server_limit(self)  # a server of the user's own, whose limit is below ours
         if self.http_app is None:
             error = await self._run_lifespan(scope, receive, send, None)
         else:

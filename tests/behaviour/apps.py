@@ -24,9 +24,20 @@ from wskit.app import App, Registry
 from wskit.connection import Limits, WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
+from wskit.pubsub import Hub
+from wskit.pubsub.backends.base import Backend
 from wskit.ratelimit import RateLimit
 
-__all__ = ["BIG_LIMIT", "SMALL_LIMIT", "Stats", "Tick", "app", "raw_app", "starlette_app"]
+__all__ = [
+    "BIG_LIMIT",
+    "SMALL_LIMIT",
+    "Stats",
+    "Tick",
+    "app",
+    "hub_app",
+    "raw_app",
+    "starlette_app",
+]
 
 #: ``/small``'s inbound limit (bytes): below the App's default.
 SMALL_LIMIT = 1024
@@ -168,3 +179,46 @@ async def raw_app(scope: Any, receive: Any, send: Any) -> None:
                 return
     elif scope["type"] == "websocket":
         await _echo(WebSocket(scope, receive, send))
+
+
+# --- an App on a Redis hub, for --workers N -------------------------------------------------
+
+#: ``WSKIT_BEHAVIOUR_REDIS``: the Redis URL ``hub_app`` shares its room through.
+REDIS_ENV = "WSKIT_BEHAVIOUR_REDIS"
+NODE = os.getpid()
+
+
+def _backend() -> Backend | None:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        return None
+    from wskit.pubsub.backends.redis import RedisBackend
+
+    return RedisBackend(url, prefix=f"behaviour-{os.environ.get('WSKIT_BEHAVIOUR_PREFIX', '')}:")
+
+
+backend = _backend()
+hub = Hub(backend)
+
+
+@contextlib.asynccontextmanager
+async def _hub_lifespan(_: App) -> AsyncIterator[None]:
+    async with hub:
+        wait_connected = getattr(backend, "wait_connected", None)
+        if wait_connected is not None:  # subscriptions made from now on reach the others
+            with anyio.fail_after(10):
+                await wait_connected()
+        yield
+
+
+hub_app = App(lifespan=_hub_lifespan)
+
+
+@hub_app.websocket("/room")
+async def room(ws: WebSocket) -> None:
+    """Join the one room, say which process serves it, publish every text to the room."""
+    async with ws:
+        await hub.subscribe(ws, "room")
+        await ws.send_data({"node": NODE})
+        async for text in ws.iter_text():
+            await hub.publish("room", {"node": NODE, "text": text})

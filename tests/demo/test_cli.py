@@ -20,7 +20,7 @@ from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env, 
 from wskit.demo.cli import configure, demo_config, main, run_demo, serve_demo
 from wskit.demo.status import ClearingStream, StatusLine
 from wskit.exceptions import MissingExtra
-from wskit.server import Listening, ServerOptions
+from wskit.serving import Listening, ServerOptions
 
 
 def parse(*argv: str) -> tuple[argparse.Namespace, ServerOptions]:
@@ -200,9 +200,13 @@ async def test_run_demo_serves_and_draws_the_status_line() -> None:
     assert stream.getvalue().endswith("\n")
 
 
-@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("server", "worker"),
+    [("hypercorn", "asyncio"), ("hypercorn", "trio"), ("uvicorn", "auto")],
+    ids=["hypercorn-asyncio", "hypercorn-trio", "uvicorn"],
+)
 def test_serve_demo_until_sigterm(
-    worker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: str, worker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import wskit.demo.cli as cli
 
@@ -219,7 +223,7 @@ def test_serve_demo_until_sigterm(
 
     monkeypatch.setattr(cli, "_announce", announce)
     port = free_port()
-    options = ServerOptions(port=port, worker=worker, log_level="warning")  # type: ignore[arg-type]
+    options = ServerOptions(port=port, server=server, worker=worker, log_level="warning")  # type: ignore[arg-type]
     stderr = sys.stderr
     thread = threading.Thread(target=terminate)
     thread.start()

@@ -164,6 +164,23 @@ def test_run_with_an_unknown_app(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot load 'tests.no_such_module:app'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [
+        ("tests.behaviour.apps:Tick", "is a class"),  # a msgspec Struct: callable, not ASGI
+        ("tests.behaviour.apps:SMALL_LIMIT", "is a int"),
+        ("tests.behaviour.apps:typed", "is a function that does not take"),
+    ],
+)
+def test_run_refuses_what_is_not_an_asgi_app_in_one_line(
+    capsys: pytest.CaptureFixture[str], target: str, what: str
+) -> None:
+    assert main(["run", target]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"wskit: error: {target} {what}")
+
+
 def test_run_with_a_bad_environment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

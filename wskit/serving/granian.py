@@ -125,6 +125,12 @@ async def run(
     from granian.constants import Interfaces
     from granian.server.embed import Server as Embedded
 
+    for asked, what in (
+        (options.ping_interval is not None, "ping_interval (no pings are sent)"),
+        (options.per_message_deflate, "per_message_deflate (never negotiated)"),
+    ):
+        if asked:
+            logger.warning("granian does not support %s", what)
     if options.proxy_headers:
         from granian.utils.proxies import wrap_asgi_with_proxy_headers
 

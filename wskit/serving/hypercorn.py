@@ -129,10 +129,21 @@ def _current_library() -> str:
 
 
 def _trusted_proxies(app: ASGIApp, allowed: str) -> ASGIApp:
-    """hypercorn's ``ProxyFixMiddleware`` (one trusted hop), for peers in ``allowed`` only."""
+    """hypercorn's ``ProxyFixMiddleware`` (one trusted hop), for peers in ``allowed`` only.
+
+    hypercorn's middleware trusts by hop count; uvicorn and granian trust by the peer's
+    address. Applying it only to peers in ``forwarded_allow_ips`` gives the three the same
+    meaning (for one proxy in front; uvicorn and granian also walk a chain of trusted ones).
+    """
     from hypercorn.middleware import ProxyFixMiddleware
 
-    fixed: ASGIApp = ProxyFixMiddleware(app, mode="legacy", trusted_hops=1)  # type: ignore[arg-type,assignment]
+    async def websocket_scheme(scope: Scope, receive: Receive, send: Send) -> None:
+        # ProxyFixMiddleware copies X-Forwarded-Proto as it is ("https"); ASGI says "wss".
+        if scope["type"] == "websocket" and scope.get("scheme") in ("http", "https"):
+            scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        await app(scope, receive, send)
+
+    fixed: ASGIApp = ProxyFixMiddleware(websocket_scheme, mode="legacy", trusted_hops=1)  # type: ignore[arg-type,assignment]
     trusted = _Trusted(allowed)
 
     async def proxied(scope: Scope, receive: Receive, send: Send) -> None:

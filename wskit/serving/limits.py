@@ -8,12 +8,19 @@ its own way (hypercorn, before wskit's adapter corrected it, left the client han
 wskit routes, found by walking the app: a ``wskit.App`` (its routes and mounted apps), Starlette
 routers and mounts holding ``wskit.contrib.starlette`` routes or endpoints, and middleware
 (through ``.app``). When the walk finds no wskit route, wskit's default (1 MiB) applies.
+
+Under a server started by other means (``hypercorn app:app``, ``uvicorn app:app``), a
+``wskit.App`` checks at lifespan startup what it can see of the server's limit (hypercorn's
+``websocket_max_message_size`` or uvicorn's ``ws_max_size``, read from the server's config on
+the call stack of the lifespan call) and warns once when it is below the app's largest.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
+from types import FrameType
 from typing import Final
 
 from ..app import App
@@ -22,7 +29,13 @@ from ..limits import DEFAULT_LIMITS
 from ..routing import Route
 from .options import AUTO, ServerOptions
 
-__all__ = ["UNLIMITED", "app_message_limit", "resolve_message_limit"]
+__all__ = [
+    "UNLIMITED",
+    "app_message_limit",
+    "check_server_limit",
+    "resolve_message_limit",
+    "running_server_limit",
+]
 
 logger = logging.getLogger("wskit.server")
 
@@ -101,3 +114,48 @@ def resolve_message_limit(app: object, options: ServerOptions) -> ServerOptions:
             app_limit,
         )
     return options
+
+
+#: The config attributes that hold a server's WebSocket message limit, and the setting's name.
+_SERVER_LIMITS: Final = {
+    "websocket_max_message_size": "hypercorn's websocket_max_message_size",
+    "ws_max_size": "uvicorn's --ws-max-size",
+}
+
+
+def running_server_limit() -> tuple[int, str] | None:
+    """The message limit of the server running this lifespan call, and its setting's name.
+
+    Found on the call stack: the server object whose ``config`` carries a known limit
+    attribute (hypercorn and uvicorn). ``None`` when none is seen (granian, tests).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(64):
+        if frame is None:
+            break
+        config = getattr(frame.f_locals.get("self"), "config", None)
+        for attribute, setting in _SERVER_LIMITS.items():
+            value = getattr(config, attribute, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value, setting
+        frame = frame.f_back
+    return None
+
+
+def check_server_limit(app: object) -> None:
+    """Warn once when the running server's message limit is below the app's largest."""
+    seen = running_server_limit()
+    limit = app_message_limit(app)
+    if seen is None or limit is None:
+        return
+    size, setting = seen
+    if limit == UNLIMITED or size < limit:
+        app_limit = "no limit" if limit == UNLIMITED else f"{limit} bytes"
+        logger.warning(
+            "the server's WebSocket message limit (%d bytes, %s) is below the app's largest "
+            "(%s): larger messages get the server's refusal, not wskit's 1009; raise it "
+            "(or serve with wskit run, which sets it from the app)",
+            size,
+            setting,
+            app_limit,
+        )

@@ -65,7 +65,7 @@ def run_reloading(
     Raises:
         MissingExtra: watchfiles is not installed (the ``reload`` extra).
     """
-    watchfiles = require("reload", "--reload")
+    watchfiles = require("reload", "wskit run --reload")
     sockets = bind(options)
     try:
         if on_ready is not None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import sys
 from dataclasses import dataclass
 
 from .options import ServerOptions
 
-__all__ = ["Listening", "bind", "close", "listening"]
+__all__ = ["Listening", "bind", "can_reuse_port", "close", "listening"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,24 @@ class Listening:
         return self.urls[0]
 
 
-def bind(options: ServerOptions) -> list[socket.socket]:
-    """Create, bind and listen on the socket ``options`` name (TCP or unix).
+def can_reuse_port(options: ServerOptions) -> bool:
+    """Whether worker processes can each listen on the TCP port (``SO_REUSEPORT``, Linux).
+
+    The kernel then spreads new connections over the workers evenly; one shared socket lets
+    whichever process wakes first take every connection waiting in the backlog.
+    """
+    return not options.uds and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def bind(
+    options: ServerOptions, *, listen: bool = True, reuse_port: bool = False
+) -> list[socket.socket]:
+    """Create and bind the socket ``options`` name (TCP or unix), and listen on it.
+
+    Args:
+        options: ``host``/``port`` or ``uds``, and ``backlog``.
+        listen: Listen (``False``: only hold the port, for a supervisor whose workers listen).
+        reuse_port: Set ``SO_REUSEPORT`` (TCP): other sockets may bind the same port.
 
     Raises:
         OSError: The address is in use or not available.
@@ -63,8 +80,11 @@ def bind(options: ServerOptions) -> list[socket.socket]:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((options.host, options.port))
-        sock.listen(options.backlog)
+        if listen:
+            sock.listen(options.backlog)
         sock.setblocking(False)
     except BaseException:
         sock.close()

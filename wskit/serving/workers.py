@@ -1,8 +1,10 @@
 """Several worker processes sharing one listening socket, each draining on shutdown.
 
-The same design as hypercorn's own runner (spawn context, sockets created once in the parent
-and inherited by the workers, a ``multiprocessing.Event`` as the shutdown signal), for every
-server wskit offers, with one difference that matters for WebSockets: each worker runs
+The design of hypercorn's own runner (spawn context, a ``multiprocessing.Event`` as the
+shutdown signal), for every server wskit offers. On Linux each worker listens on the port with
+``SO_REUSEPORT`` (the parent holds it, bound but not listening, so ``port=0`` works), and the
+kernel spreads connections over the workers; elsewhere, and for a unix socket, the parent's
+socket is shared. One difference matters for WebSockets: each worker runs
 :func:`wskit.serving.process.serve_in_loop`, so a shutdown drains the app (1001 to every
 client) before its server stops.
 
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .options import ServerOptions
 from .process import configure_logging, load_app, run_loop, serve_in_loop
-from .sockets import Listening, bind, close, listening
+from .sockets import Listening, bind, can_reuse_port, close, listening
 
 if TYPE_CHECKING:
     import socket
@@ -37,14 +39,27 @@ logger = logging.getLogger("wskit.server")
 
 # Seconds a worker may take beyond its drain and graceful timeouts before it is terminated.
 _EXIT_GRACE = 5.0
+# Seconds the parent waits for the workers to listen before it reports the address anyway.
+_READY_TIMEOUT = 60.0
 
 
 def _worker_main(
-    app_path: str, options: ServerOptions, sockets: list[socket.socket], event: Event
+    app_path: str,
+    options: ServerOptions,
+    sockets: list[socket.socket] | None,
+    event: Event,
+    ready: Event,
 ) -> None:
-    """Entry point of one worker process (must be importable for the spawn context)."""
+    """Entry point of one worker process (must be importable for the spawn context).
+
+    ``sockets`` is the parent's shared socket, or ``None``: the worker listens on the port
+    itself (``SO_REUSEPORT``) and sets ``ready`` once it does.
+    """
     configure_logging(options.log_level)
     app = load_app(app_path)
+    if sockets is None:
+        sockets = bind(options, reuse_port=True)
+    ready.set()
 
     async def main() -> None:
         await serve_in_loop(app, options, sockets=sockets, shutdown_poll=event.is_set)
@@ -66,10 +81,16 @@ def run_workers(
     Returns:
         0 when every worker exited cleanly, else the first non-zero exit code (or 1).
     """
-    sockets = bind(options)
+    shared = not can_reuse_port(options)
+    # Without a shared socket the parent only holds the port (bound, not listening): each
+    # worker listens on it with SO_REUSEPORT and the kernel spreads connections evenly.
+    sockets = bind(options, listen=shared, reuse_port=not shared)
     where = listening(sockets, tls=options.tls)
+    if not shared and where.port is not None:
+        options = options.replace(port=where.port)
     ctx = multiprocessing.get_context("spawn")
     event = ctx.Event()
+    ready = [ctx.Event() for _ in range(options.workers)]
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in handled}
     processes: list[BaseProcess] = []
@@ -89,13 +110,14 @@ def run_workers(
         for index in range(options.workers):
             process = ctx.Process(
                 target=_worker_main,
-                args=(app_path, options, sockets, event),
+                args=(app_path, options, sockets if shared else None, event, ready[index]),
                 name=f"wskit-worker-{index}",
             )
             process.start()
             processes.append(process)
         for signum in handled:
             signal.signal(signum, on_signal)
+        _wait_ready(processes, ready)
         if on_ready is not None:
             on_ready(where)
         return _supervise(processes, event, stop_by, options)
@@ -103,6 +125,14 @@ def run_workers(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         close(sockets, options)
+
+
+def _wait_ready(processes: list[BaseProcess], ready: list[Event]) -> None:
+    """Wait until every worker listens (or has died: the supervision loop reports it)."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    for process, event in zip(processes, ready, strict=True):
+        while not event.wait(0.1) and process.is_alive() and time.monotonic() < deadline:
+            pass
 
 
 def _supervise(
