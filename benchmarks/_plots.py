@@ -53,3 +53,65 @@ def write_plots(documents: Iterable[Mapping[str, Any]], directory: Path) -> list
         plt.close(figure)
         written.append(path)
     return written
+
+
+def write_server_plot(wire: Mapping[str, Any], load: Mapping[str, Any], path: Path) -> Path:
+    """The "Choosing a server" plot: server CPU per typed round trip and per delivery.
+
+    Args:
+        wire: The results document of ``bench_wire`` (its ``wskit`` rows, one per server).
+        load: The results document of ``benchmarks.load`` (its ``servers`` runs, burst phase).
+        path: Where to write the PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = [str(s) for s in wire.get("settings", {}).get("servers", [])]
+    round_trip = {
+        str(row["group"]): float(row["median_s"]) * 1e6
+        for row in wire.get("results", [])
+        if row.get("label") == "wskit" and row.get("group") in servers
+    }
+    delivery: dict[str, float] = {}
+    for server, runs in dict(load.get("servers", {})).items():
+        values = sorted(
+            float(phase["server_cpu_us_per_delivery"])
+            for run in runs
+            for phase in run["phases"]
+            if phase["phase"] == "burst" and phase["server_cpu_us_per_delivery"] is not None
+        )
+        if values:
+            delivery[str(server)] = values[len(values) // 2]
+    panels = [
+        ("server CPU per typed round trip (µs), bench_wire", round_trip),
+        ("server CPU per broadcast delivery, 5,000 connections (µs), load", delivery),
+    ]
+    figure, axes = plt.subplots(len(panels), 1, figsize=(7, 4.2), squeeze=False)
+    for axis, (title, figures) in zip(axes[:, 0], panels, strict=True):
+        names = [name for name in servers if name in figures]
+        numbers = [figures[name] for name in names]
+        axis.barh(
+            names, numbers, color=["#2b6cb0" if n == "hypercorn" else "#a0aec0" for n in names]
+        )
+        for y, number in enumerate(numbers):
+            axis.text(number, y, f" {number:.1f}", va="center", fontsize=8)
+        axis.invert_yaxis()
+        axis.set_title(title, fontsize=9, loc="left")
+        axis.set_xlim(0, max([*numbers, 1.0]) * 1.2)
+        axis.tick_params(labelsize=8)
+    figure.suptitle("wskit on each server (lower is cheaper)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+if __name__ == "__main__":  # python -m benchmarks._plots WIRE.json LOAD.json OUT.png
+    import json
+    import sys
+
+    wire_path, load_path, out = (Path(arg) for arg in sys.argv[1:4])
+    write_server_plot(json.loads(wire_path.read_text()), json.loads(load_path.read_text()), out)
+    print(f"wrote {out}")

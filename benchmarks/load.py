@@ -1,6 +1,8 @@
-"""Does one hypercorn process hold 5,000 WebSockets and deliver every broadcast, in order?
+"""Does one server process hold 5,000 WebSockets and deliver every broadcast, in order?
 
-The server (``benchmarks/_load_app.py``) runs in its own process under ``python -m wskit run``;
+The server (``benchmarks/_load_app.py``) runs in its own process under ``python -m wskit run``,
+on every server wskit offers that is installed (hypercorn, uvicorn, granian: ``--servers``),
+one after the other and again for each repetition, so their figures come from one run;
 the clients are ``websockets`` asyncio connections spread over one or more client processes.
 Every client subscribes to one Hub topic. The driver then asks the server to publish, in two
 phases, sequence-numbered messages that carry their publish time (``time.monotonic_ns()``,
@@ -22,9 +24,13 @@ half of the clients on each, the publisher on the first, so half of the deliveri
 Redis. Everything is bounded: connection counts, message counts, a deadline per phase and one
 for the whole run; every process started here is stopped before exiting.
 
+The summary compares the servers (medians over the runs) and prints issue 13's targets as
+met/missed: uvicorn's server CPU per burst delivery <= 0.55x hypercorn's, nothing lost, and its
+burst p99 latency <= 1.5x hypercorn's (see :mod:`benchmarks._load_compare`).
+
 Usage::
 
-    python -m benchmarks.load                  # 5,000 connections, one server process
+    python -m benchmarks.load                  # 5,000 connections, one server process each
     python -m benchmarks.load --redis          # ... on two server processes through Redis
     python -m benchmarks.load --quick          # 200 connections, a few seconds (CI smoke)
 """
@@ -33,13 +39,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +63,7 @@ import msgspec
 from ._harness import environment, format_environment, parser, write_document
 from ._load_app import Command, raise_fd_limit
 from ._load_client import client_main
+from ._load_compare import SERVER_NAMES, compare, installed_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(rb"wskit listening on (\S+)")
@@ -73,6 +80,7 @@ class Settings:
     size: int = 64
     clients: int = 2
     redis: bool = False
+    server: str = "hypercorn"
     worker: str = "asyncio"
     deadline: float = 600.0
     quick: bool = False
@@ -180,7 +188,8 @@ class Report:
     def table(self) -> str:
         mode = "Redis, 2 server processes" if self.settings.redis else "memory, 1 server process"
         lines = [
-            f"**{mode}** ({self.settings.worker} worker): {self.held:,} of "
+            f"**{self.settings.server}, {mode}** ({self.settings.worker} worker): "
+            f"{self.held:,} of "
             f"{self.settings.connections:,} connections held, opened in "
             f"{self.connect_seconds:.1f} s; server RSS {self.rss_per_connection_kib:.1f} KiB "
             f"per connection ({sum(self.rss_before_kib) / 1024:.0f} MiB before, "
@@ -226,9 +235,10 @@ def rss_kib(pid: int) -> int:
 
 
 class Server:
-    """``python -m wskit run benchmarks._load_app:app`` in a subprocess."""
+    """``python -m wskit run benchmarks._load_app:app --server S`` in a subprocess."""
 
-    def __init__(self, worker: str, env: dict[str, str]) -> None:
+    def __init__(self, server: str, worker: str, env: dict[str, str]) -> None:
+        self.server = server
         self.worker = worker
         self.env = env
         self.process: asyncio.subprocess.Process | None = None
@@ -239,7 +249,8 @@ class Server:
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wskit", "run", "benchmarks._load_app:app",
-            "--port", "0", "--worker", self.worker, "--log-level", "warning",
+            "--port", "0", "--server", self.server, "--worker", self.worker,
+            "--log-level", "warning",
             "--drain-timeout", "5", "--graceful-timeout", "1",
             cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -344,11 +355,11 @@ async def run(settings: Settings) -> Report:
     raise_fd_limit()
     with contextlib.ExitStack() as stack:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        servers = [Server(settings.worker, env)]
+        servers = [Server(settings.server, settings.worker, env)]
         if settings.redis:
             env["WSKIT_LOAD_REDIS"] = stack.enter_context(redis_server())
             env["WSKIT_LOAD_PREFIX"] = f"load-{uuid.uuid4().hex[:8]}:"
-            servers.append(Server(settings.worker, env))
+            servers.append(Server(settings.server, settings.worker, env))
         processes: list[multiprocessing.process.BaseProcess] = []
         try:
             async with asyncio.timeout(settings.deadline):
@@ -433,13 +444,22 @@ async def _drive(
 # -- command line -----------------------------------------------------------------------------
 
 
-def parse(argv: Sequence[str] | None) -> tuple[Settings, int, Path | None]:
-    """Parse the command line (the harness's common options are accepted too)."""
+def parse(argv: Sequence[str] | None) -> tuple[Settings, list[str], int, Path | None]:
+    """Parse the command line (the harness's common options are accepted too).
+
+    Returns:
+        The settings, the servers to run (in order), the repetitions and the JSON path.
+    """
     p = parser(__doc__)  # the options every benchmark takes (-n, --quick, --json, ...)
     p.prog = "python -m benchmarks.load"
     p.add_argument(
+        "--servers", default=None,
+        help="comma-separated servers (default: every installed one of hypercorn, uvicorn, "
+        "granian)",
+    )  # fmt: skip
+    p.add_argument(
         "--worker", choices=("asyncio", "uvloop", "trio"), default=None,
-        help="the server's hypercorn worker (default: --backend)",
+        help="hypercorn's worker (default: --backend); uvicorn and granian run on uvloop",
     )  # fmt: skip
     p.add_argument("--connections", type=int, default=None, help="clients (default 5,000)")
     p.add_argument("--messages", type=int, default=None, help="messages per phase (50)")
@@ -450,6 +470,10 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, int, Path | None]:
     p.add_argument("--deadline", type=float, default=600.0, help="bound on the whole run (s)")
     args = p.parse_args(argv)
     quick = bool(args.quick)
+    servers = args.servers.split(",") if args.servers else installed_servers()
+    unknown = set(servers) - set(SERVER_NAMES)
+    if unknown or not servers:
+        p.error(f"--servers: choose among {', '.join(SERVER_NAMES)}")
     settings = Settings(
         connections=args.connections or (200 if quick else 5000),
         messages=args.messages or (20 if quick else 50),
@@ -468,71 +492,61 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, int, Path | None]:
     repeat = 1 if args.repeat is None else args.repeat
     if not 1 <= repeat <= 10:
         p.error("-n must be 1..10")
-    return settings, repeat, args.json
+    return settings, servers, repeat, args.json
 
 
-def medians(reports: Sequence[Report]) -> str:
-    """One markdown table of the medians over several runs."""
-    lines = [
-        f"**Median of {len(reports)} runs**: server RSS "
-        f"{statistics.median(r.rss_per_connection_kib for r in reports):.1f} KiB per "
-        "connection\n",
-        "| Phase | Deliveries/s | p50 | p99 | max | Server CPU per delivery |",
-        "|:--|--:|--:|--:|--:|--:|",
-    ]
-    for index, (name, _, _) in enumerate(reports[0].settings.phases):
-        phases = [r.phases[index] for r in reports if len(r.phases) > index]
-        if not phases:
-            continue
-        rate = statistics.median(p.received / p.seconds for p in phases if p.seconds)
-        p50 = statistics.median(p.percentile(0.50) for p in phases)
-        p99 = statistics.median(p.percentile(0.99) for p in phases)
-        worst = statistics.median(p.latencies_ms[-1] for p in phases if p.latencies_ms)
-        cpu = statistics.median(p.server_cpu / p.received * 1e6 for p in phases if p.received)
-        lines.append(
-            f"| {name} | {rate:,.0f} | {p50:.1f} ms | {p99:.1f} ms | {worst:.1f} ms "
-            f"| {cpu:.1f} µs |"
-        )
-    return "\n".join(lines)
+def for_server(settings: Settings, server: str) -> Settings:
+    """``settings`` for one server: hypercorn keeps its worker, the others run on uvloop."""
+    worker = settings.worker if server == "hypercorn" else "uvloop"
+    return dataclasses.replace(settings, server=server, worker=worker)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the load benchmark; exit status 1 if any check failed."""
-    settings, repeat, json_path = parse(argv)
+    settings, servers, repeat, json_path = parse(argv)
     env = environment()
     print(f"# load: {QUESTION}\n")
     print(format_environment(env))
     mode = "redis, 2 servers" if settings.redis else "memory, 1 server"
     print(
         f"\n{settings.connections:,} connections ({settings.clients} client processes), "
-        f"{mode}, {settings.worker} worker; phases: {settings.messages} messages paced at "
+        f"{mode}, on {', '.join(servers)}; phases: {settings.messages} messages paced at "
         f"{settings.rate:g}/s, then {settings.messages} in a burst; {settings.size} bytes of "
-        "padding\n",
+        "padding; the machine may be shared: compare within this run\n",
         flush=True,
     )
-    reports = []
+    reports: dict[str, list[Report]] = {server: [] for server in servers}
     for number in range(repeat):
         if repeat > 1:
             print(f"## run {number + 1} of {repeat}\n", flush=True)
-        report = asyncio.run(run(settings))
-        reports.append(report)
-        print(report.table() + "\n", flush=True)
-    table = "\n\n".join(r.table() for r in reports)
-    if repeat > 1:
-        table += "\n\n" + medians(reports)
-        print(medians(reports))
-    ok = all(r.ok for r in reports)
+        shift = number % len(servers)
+        for server in servers[shift:] + servers[:shift]:  # interleaved: rotated each run
+            report = asyncio.run(run(for_server(settings, server)))
+            reports[server].append(report)
+            print(report.table() + "\n", flush=True)
+    table = "\n\n".join(r.table() for runs in reports.values() for r in runs)
+    summary = compare(reports)
+    print(summary)
+    table += "\n\n" + summary
+    ok = all(r.ok for runs in reports.values() for r in runs)
     if json_path is not None:
+        first = next(iter(reports.values()))
         document = {
             "name": "load",
             "question": QUESTION,
             "unit": "delivery",
             "environment": env,
-            "settings": {"quick": settings.quick, "repeat": repeat, "backend": settings.worker},
+            "settings": {
+                "quick": settings.quick,
+                "repeat": repeat,
+                "backend": settings.worker,
+                "servers": servers,
+            },
             "results": [],
             "notes": table,
-            "load": reports[-1].summary(),
-            "runs": [r.summary() for r in reports],
+            "load": first[-1].summary(),
+            "runs": [r.summary() for runs in reports.values() for r in runs],
+            "servers": {server: [r.summary() for r in runs] for server, runs in reports.items()},
         }
         write_document(json_path, document)
     return 0 if ok else 1

@@ -8,6 +8,8 @@
   ``:class:<code>~wskit.app.App</code>`` becomes ``<code>App</code>``.
 * Stand in for ``topics/pubsub.md`` (written with the pub/sub code) with a short page pointing
   to the reference, for as long as that file does not exist, so the strict build passes.
+* Fill the serving reference: the marker ``<!-- wskit:server-options -->`` becomes the table of
+  ``wskit run``'s options, read from ``wskit.serving.options.ServerOptions``.
 * Fill the benchmarks page: the marker ``<!-- wskit:benchmark-results -->`` in
   ``benchmarks.md`` becomes an include of ``benchmarks/results/summary.md`` and the PNG plots of
   ``benchmarks/results/`` when they exist, and a short "no results yet" note when they do not.
@@ -31,6 +33,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 RESULTS: Final = Path(os.environ.get("WSKIT_BENCH_RESULTS", ROOT / "benchmarks" / "results"))
 SUMMARY: Final = RESULTS / "summary.md"
 MARKER: Final = "<!-- wskit:benchmark-results -->"
+OPTIONS_MARKER: Final = "<!-- wskit:server-options -->"
 PLOTS_URI: Final = "benchmarks/results"
 
 PUBSUB_PAGE: Final = "topics/pubsub.md"
@@ -110,8 +113,23 @@ def _results_markdown() -> str:
     return "## Environment\n\n" + "\n\n".join(parts) + "\n"
 
 
+def _options_table() -> str:
+    """The serving options, read from ``wskit.serving.options.ServerOptions`` (its one home)."""
+    from wskit.serving.cli import SERVER_OPTIONS
+
+    lines = ["| Flag | Environment | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for option in SERVER_OPTIONS:
+        default = "none" if option.default is None else option.default
+        flag = option.flag if option.metavar is None else f"{option.flag} {option.metavar}"
+        lines.append(f"| `{flag}` | `{option.env}` | `{default}` | {option.help} |")
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
-    """Replace the benchmark marker with the results, or with a placeholder."""
+    """Replace the benchmark marker with the results (or a placeholder), and the options
+    marker with the table of serving options."""
+    if OPTIONS_MARKER in markdown:
+        markdown = markdown.replace(OPTIONS_MARKER, _options_table())
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, _results_markdown())

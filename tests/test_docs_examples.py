@@ -514,6 +514,17 @@ async def test_howto_trio() -> None:
     assert callable(mod.main)
 
 
+async def test_serving_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = load("serving_servers")
+    async with TestClient(mod.app) as client, client.websocket_connect("/echo") as conn:
+        await conn.send_text("x" * 2**21)  # over wskit's 1 MiB default, under the app's 4 MiB
+        assert await conn.receive_text() == "x" * 2**21
+    served: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr("wskit.serve", lambda app, *args, **kw: served.append((app, kw)))
+    mod.main()
+    assert served == [("serving_servers:app", {"server": "uvicorn", "workers": 2})]
+
+
 async def test_backpressure_policies() -> None:
     mod = load("backpressure_policies")
     # max_queue=1: the test client buffers one message, then the app's sends wait, as they
@@ -648,6 +659,7 @@ _TESTED_BY_NAME = {
     "howto_testing_conftest": test_howto_testing_conftest,
     "deploy_proxy": test_deploy_proxy,
     "howto_trio": test_howto_trio,
+    "serving_servers": test_serving_servers,
     "backpressure_policies": test_backpressure_policies,
     "migrate_fastws": test_migrate_fastws,
     "migrate_channels": test_migrate_channels,
