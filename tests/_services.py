@@ -320,6 +320,16 @@ class ServerProcess:
         with anyio.fail_after(timeout(deadline)):
             return await self._stderr.wait_for(re.compile(pattern))
 
+    async def wait_stderr_growth(self, before: str, pattern: str, deadline: float = 10.0) -> str:
+        """Wait until what stderr added after ``before`` matches ``pattern``; return it all."""
+        regex = re.compile(pattern)
+        with anyio.fail_after(timeout(deadline)):
+            while regex.search(added := self.stderr_text()[len(before) :]) is None:
+                if self._stderr.ended:
+                    break
+                await anyio.sleep(0.05)
+        return added
+
     def send_signal(self, signum: signal.Signals) -> None:
         """Send ``signum`` (SIGTERM, SIGINT, ...) to the server process."""
         self.process.send_signal(signum)

@@ -33,6 +33,9 @@ NEEDS: dict[str, re.Pattern[str]] = {
     "redis": re.compile(r"\bRedisBackend\(|\bimport coredis\b"),
     "trio": re.compile(r"^\s*import trio\b|--worker trio|backend=\"trio\"", re.MULTILINE),
     "uvloop": re.compile(r"--worker uvloop"),
+    "uvicorn": re.compile(r"--server uvicorn|server=\"uvicorn\""),
+    "granian": re.compile(r"--server granian|server=\"granian\""),
+    "reload": re.compile(r"wskit run [^\n]*--reload"),
     "yaml": re.compile(r"\bto_yaml\(|--format yaml"),
 }
 

@@ -29,12 +29,14 @@ from .status import CloseCode, reason_for
 if TYPE_CHECKING:
     from ._types import Receive, Scope, Send
 
-__all__ = ["EndpointSpec", "Registry", "refuse", "run_handler"]
+__all__ = ["SHUTDOWN_REASON", "EndpointSpec", "Registry", "refuse", "run_handler"]
 
 _CONNECTING: Final = WebSocketState.CONNECTING
 _CONNECTED: Final = WebSocketState.CONNECTED
 _DISCONNECTED: Final = WebSocketState.DISCONNECTED
 _CANCEL_GRACE: Final = 1.0
+#: The reason of the 1001 a drain closes connections with (the Registry's and the server's).
+SHUTDOWN_REASON: Final = "server shutting down"
 _default_logger: Final = logging.getLogger("wskit.app")
 
 
@@ -323,6 +325,6 @@ class Registry:
             entry.cancel_scope.cancel()
             return
         try:
-            await ws.close(CloseCode.GOING_AWAY, "server shutting down")
+            await ws.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
         except Exception as exc:  # a broken transport must not stop the drain of the others
             self.logger.debug("close 1001 failed on %r: %r", ws.scope.get("path", ""), exc)

@@ -6,9 +6,9 @@ default), ``'wskit[uvicorn]'`` (uvicorn with websockets and uvloop) or ``'wskit[
 
 from __future__ import annotations
 
+# --8<-- [start:app]
 from wskit import App, Limits, WebSocket
 
-# --8<-- [start:app]
 app = App(limits=Limits(max_message_size=4 * 2**20))  # the server's limit follows: 4 MiB
 
 

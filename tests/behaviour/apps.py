@@ -133,6 +133,14 @@ async def observe(ws: WebSocket) -> None:
         _observed.append((exc.code, exc.reason or ""))
 
 
+@app.websocket("/boom")
+async def boom(ws: WebSocket) -> None:
+    """Fail after the first message: 1011 with a reason, one ERROR record."""
+    async with ws:
+        await ws.receive_text()
+        raise RuntimeError("boom (raised on purpose by the behaviour suite)")
+
+
 @app.websocket("/whoami")
 async def whoami(ws: WebSocket) -> None:
     """Send the client's address and the scheme as the app sees them: ``[host, port, scheme]``."""

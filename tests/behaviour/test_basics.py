@@ -32,6 +32,22 @@ async def test_typed_messages_and_a_bad_one_closes_1007(served: ServerProcess) -
         assert (await close_frame(ws))[0] == 1007
 
 
+async def test_a_handler_error_is_1011_with_a_reason_and_one_error_record(
+    served: ServerProcess,
+) -> None:
+    before = served.stderr_text()
+    async with ws_connect(served.ws("/boom")) as ws:
+        await ws.send("go")
+        code, reason = await close_frame(ws)
+    assert code == 1011
+    assert reason
+    async with ws_connect(served.ws("/echo")) as ws:  # the server serves on
+        await ws.send("still here")
+        assert await ws.recv() == "still here"
+    added = await served.wait_stderr_growth(before, "ERROR")
+    assert added.count("ERROR") == 1, added
+
+
 async def test_unknown_path_is_denied_with_404(served: ServerProcess) -> None:
     with pytest.raises(InvalidStatus) as caught:
         async with ws_connect(served.ws("/nowhere")):

@@ -28,6 +28,7 @@ import anyio
 import anyio.abc
 
 from ..connection import LIVE_EXTENSION, WebSocket
+from ..registry import SHUTDOWN_REASON
 from ..status import CloseCode
 from .options import DRAIN_BACKSTOP, DRAIN_GRACE
 
@@ -158,7 +159,7 @@ class LiveConnections:
 
 async def _going_away(ws: WebSocket) -> None:
     try:
-        await ws.close(CloseCode.GOING_AWAY)
+        await ws.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
     except Exception as exc:  # a broken transport must not stop the drain of the others
         logger.debug("close 1001 failed on %r: %r", ws.scope.get("path", ""), exc)
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import anyio
 
 from .._extras import require
+from ..status import CloseCode, reason_for
 from .drain import Control
 from .handshakes import valid_handshake
 from .options import ServerOptions
@@ -55,7 +56,7 @@ __all__ = ["TOO_BIG_REASON", "make_config", "run"]
 logger = logging.getLogger("wskit.server")
 
 #: The reason of the 1009 close sent for a message over the limit (wskit's own wording).
-TOO_BIG_REASON: Final = "message too big"
+TOO_BIG_REASON: Final = reason_for(CloseCode.MESSAGE_TOO_BIG)
 _installed: list[bool] = []
 
 
