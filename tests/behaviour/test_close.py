@@ -90,7 +90,7 @@ async def test_flooding_clients_see_the_close_code_and_reason(
         pytest.skip(GRANIAN_FLOOD)
     codes = await _round(served)
     assert sorted({code for code, _ in codes}) == [1007, 1008]
-    assert all(reason for code, reason in codes if code == 1008)  # the guard's reason
+    assert all(reason for _, reason in codes)  # every close wskit sends says why
 
 
 async def test_flooding_clients_closed_by_wskit_leave_nothing_behind(
