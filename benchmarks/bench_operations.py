@@ -17,7 +17,7 @@ Two groups, in one interleaved run:
   msgspec ``Decoder`` of the envelope Struct and one ``Encoder`` (the baseline); then wskit's
   ``OperationRouter`` with five operations registered; the same union decode dispatched by hand
   over ``wskit.WebSocket``'s public ``receive_text``/``send_frame`` (a coroutine frame each
-  per message, which the router's loop skips: see "the direct port" in
+  per message, which the router's loop skips: see "the inlined fast path" in
   ``wskit.operations.session``); and the FastWS style: Starlette ``receive_json`` (stdlib
   ``json``) to a dict, a pydantic envelope model, a dict lookup, a pydantic payload model,
   ``send_json(model_dump())``.

@@ -1,11 +1,12 @@
 """What does consulting the state table cost, next to the connection's precomputed fast path?
 
-``wskit.WebSocket`` checks one flag (``_fast``) per data message and consults the sans-I/O
+``wskit.WebSocket`` reads its port's ``send`` (``None`` while the fast path is shut) per data
+message and consults the sans-I/O
 table (``wskit._state.transition``) only off the fast path: before accept, after a close, with
 a deadline, for handshake and close messages. This benchmark prices the pieces:
 
-* **checks**: reading the flag, a raw ``TRANSITIONS`` lookup, a ``transition()`` call, and an
-  illegal ``transition()`` that raises ``InvalidTransition``;
+* **checks**: reading the port's ``send``, a raw ``TRANSITIONS`` lookup, a ``transition()``
+  call, and an illegal ``transition()`` that raises ``InvalidTransition``;
 * **send**: one ``send_text`` on an open connection over a no-op ASGI ``send``, on the fast path,
   with ``timeout=`` (which takes the table path and sets a deadline), and the raw ``send``
   of a ``websocket.send`` message (the table path without a deadline). Each call runs 1 000
@@ -20,7 +21,7 @@ from typing import Any
 
 from benchmarks._harness import Case, Options, run, run_async
 from wskit._state import SEND, TRANSITIONS, Side, State, transition
-from wskit.connection import WebSocket
+from wskit.connection import Port, WebSocket
 from wskit.exceptions import InvalidTransition
 
 Message = MutableMapping[str, Any]
@@ -42,10 +43,12 @@ async def _open_connection() -> WebSocket:
 def cases(options: Options) -> list[Case]:
     """The check and send cases."""
     ws = run_async(_open_connection, backend=options.backend)
+    port = Port.of(ws)
+    assert port is not None
     key: tuple[Side, State, str] = (SEND, State.CONNECTED, "websocket.send")
 
     def fast_flag() -> bool:
-        return ws._fast
+        return port.send is not None
 
     def lookup() -> State:
         return TRANSITIONS[key]
@@ -73,7 +76,7 @@ def cases(options: Options) -> list[Case]:
 
     checks, send = "checks", "send"
     return [
-        Case("fast-path flag (ws._fast)", fast_flag, group=checks, baseline=True),
+        Case("fast path open (port.send is not None)", fast_flag, group=checks, baseline=True),
         Case("TRANSITIONS[...] lookup", lookup, group=checks),
         Case("transition() legal", legal, group=checks),
         Case("transition() illegal, raises", illegal, group=checks),

@@ -12,7 +12,7 @@ from starlette.websockets import WebSocketState
 from tests._asgi_pair import ASGIPair, accepted, make_scope
 from tests._upstream import starlette_message
 from wskit.codecs import JSON, MSGPACK
-from wskit.connection import Limits, WebSocket
+from wskit.connection import Limits, Port, WebSocket
 from wskit.exceptions import (
     ConnectionClosed,
     DecodeError,
@@ -623,7 +623,9 @@ async def test_fast_path_watchers_see_it_open_and_shut(end: object) -> None:
     pair = ASGIPair()
     ws = pair.websocket()
     seen: list[bool] = []
-    ws._watch(lambda w: seen.append(w._fast))
+    port = Port.of(ws)
+    assert port is not None
+    port.watch(lambda w: seen.append(port.send is not None))
     await ws.accept()
     assert seen == [True]
     ws.limits = Limits(receive_timeout=1)
@@ -636,11 +638,13 @@ async def test_fast_path_watchers_see_it_open_and_shut(end: object) -> None:
 async def test_closing_shuts_the_fast_path_before_the_close_frame_goes_out() -> None:
     pair, ws = await accepted()
     seen: list[str] = []
-    ws._watch(lambda w: seen.append(w.application_state.name))
+    port = Port.of(ws)
+    assert port is not None
+    port.watch(lambda w: seen.append(w.application_state.name))
     await ws.close()
     # The watcher ran when close() started (state already moved), not after the send.
     assert seen == ["DISCONNECTED"]
-    assert not ws._fast
+    assert port.send is None
 
 
 async def test_failing_watcher_is_logged_and_unwatch_stops_it(
@@ -655,14 +659,28 @@ async def test_failing_watcher_is_logged_and_unwatch_stops_it(
     def count(_: WebSocket) -> None:
         calls.append(1)
 
-    ws._watch(boom)
-    ws._watch(count)
+    port = Port.of(ws)
+    assert port is not None
+    port.watch(boom)
+    port.watch(count)
     ws.limits = Limits(send_timeout=1)
     assert calls == [1]
     assert any("fast-path watcher" in r.message for r in caplog.records)
-    ws._unwatch(count)
+    port.unwatch(count)
     ws.limits = Limits()
     assert calls == [1]
+
+
+async def test_watchers_hear_of_new_thresholds_while_the_fast_path_is_open() -> None:
+    pair, ws = await accepted()
+    port = Port.of(ws)
+    assert port is not None
+    seen: list[tuple[int, int]] = []
+    port.watch(lambda _: seen.append((port.text_out, port.bytes_out)))
+    ws.limits = Limits(max_send_size=400)  # a list of direct sends kept with 2**20 is stale
+    assert seen == [(100, 400)]
+    ws.limits = Limits(max_send_size=400)  # the same thresholds: nothing to tell
+    assert seen == [(100, 400)]
 
 
 async def test_instance_attributes_stay_within_the_compact_layout() -> None:
@@ -671,7 +689,9 @@ async def test_instance_attributes_stay_within_the_compact_layout() -> None:
     # lazily set attribute, Starlette's included, and count.
     pair, ws = await accepted()
     _ = ws.url, ws.base_url, ws.headers, ws.query_params, ws.cookies, ws.state
-    ws._watch(lambda _: None)
+    port = Port.of(ws)
+    assert port is not None
+    port.watch(lambda _: None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(ws.wait_closed)
         await anyio.lowlevel.checkpoint()

@@ -104,6 +104,14 @@ class Codec(abc.ABC):
     def _make_decoder(self, tp: object, dec_hook: DecHook | None) -> Callable[[Any], Any]:
         """Build the decoding function for ``tp``, once per type."""
 
+    @property
+    def encoder(self) -> Callable[[Any], bytes]:
+        """The function :meth:`encode` calls: msgspec's own, unless a subclass overrides
+        :meth:`encode` (then the bound :meth:`encode`). For hot paths: one Python call less."""
+        if type(self).encode is not Codec.encode:
+            return self.encode
+        return self._encode
+
     def encode(self, value: object) -> bytes:
         """Encode ``value`` to bytes.
 

@@ -7,10 +7,14 @@ state enum, same exceptions, ``send_json`` output byte for byte) and adds typed 
 timeouts, an inbound size limit and exactly-one-close.
 
 Hot path. ``receive_text``/``receive_bytes``/``receive(tp)`` and ``send_text``/``send_bytes``/
-``send_data``/``send_frame`` check one precomputed flag (``_fast``: both sides open, no default
-timeouts) and, when it is set, call the server directly: no extra coroutine frame, no table
+``send_data``/``send_frame`` read the connection's :class:`Port`: while its fast path is open
+(both sides open, no close under way, no default deadlines) the port holds the server's
+``receive`` and ``send``, and the methods call them directly: no extra coroutine frame, no table
 lookup, no enum comparison. Everything unusual (a disconnect, a timeout, a closed side, an
-oversized message) leaves the fast path for code that consults the transition table.
+oversized message) leaves the fast path for code that consults the transition table. The
+layers that inline these fast paths (the operation loop, the hub's fan-out) go through the same
+port, whose docstring lists them and their rules. Everything that changes the connection's
+state is in this module (h11's rule).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
 
     from ._types import Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_LIMITS", "LIVE_EXTENSION", "Limits", "WebSocket"]
+__all__ = ["DEFAULT_LIMITS", "LIVE_EXTENSION", "Limits", "Port", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -77,19 +81,136 @@ _EXPONENT: Final = re.compile(rb"[0-9][eE][+-]?[0-9]|0\.0000[1-9]")
 LIVE_EXTENSION: Final = "wskit.connections"
 
 
-def direct_port(conn: object, *methods: str) -> WebSocket | None:
-    """``conn`` if it is a :class:`WebSocket` whose ``methods`` are WebSocket's own, else ``None``.
+class Port:
+    """The fast path of one connection, for the layers that inline it.
 
-    :mod:`wskit.pubsub` and :mod:`wskit.operations` inline the fast paths of some methods (they
-    await the server's ``send``/``receive`` themselves); a subclass that overrides one of those
-    methods must get its own code called instead.
+    A layer above the connection may skip its data methods and await the server's ``receive``
+    or ``send`` itself, saving the coroutine frame each call costs (about 0.1 µs on CPython
+    3.11, a fifth of a whole echo), only through this object. Each connection owns one port for
+    its whole life; :meth:`of` hands it out. Its users, and no others:
+
+    * :class:`WebSocket` itself: the fast paths of ``receive_text``, ``receive_bytes``,
+      ``receive(tp)``, ``send_text``, ``send_bytes``, ``send_frame`` and ``send_data``;
+    * :mod:`wskit.operations.session`: the operation loop inlines ``receive_text`` /
+      ``receive_bytes`` and ``send_frame``;
+    * :mod:`wskit.pubsub`: the hub's direct sends inline ``send_frame``
+      (:mod:`~wskit.pubsub.outbox`, :mod:`~wskit.pubsub._fanout`,
+      :mod:`~wskit.pubsub._subscriptions`), and :meth:`watch` keeps its lists exact.
+
+    The rules an inlined copy keeps (``tests/test_fast_paths.py`` runs every scenario through
+    each copy and through the checked path, and requires the same outcome):
+
+    1. ``receive`` and ``send`` are the server's callables while the fast path is open (both
+       sides open, no close under way, no default deadline in ``Limits``) and ``None``
+       otherwise: read them right before the call. A list of them kept for later is kept exact
+       with :meth:`watch`.
+    2. Receive only while ``receiving`` is false, and hold it true around the ``await`` (set
+       it back in a ``finally``): it is the connection's one-receiver guard, which its checked
+       path shares.
+    3. Sizes are compared with the threshold of the frame's kind, in that threshold's unit:
+       ``text_in``/``text_out`` count characters (a text of at most that many characters is
+       within the byte limit whatever its characters: one is at most 4 UTF-8 bytes),
+       ``bytes_in``/``bytes_out`` count bytes. An inbound frame over its threshold, or of the
+       other kind, goes to :meth:`check_size`; an outbound one to the public method.
+    4. Only a ``str`` goes out as ``"text"`` and only ``bytes`` as ``"bytes"``; anything else
+       goes to the public method (which converts or refuses it).
+    5. A received message other than ``websocket.receive`` goes to :meth:`unusual`.
+    6. An ``OSError`` from ``send`` ends the connection: ``raise Port.transport_lost(ws) from
+       None``.
+
+    The three escape hatches (:meth:`unusual`, :meth:`check_size`, :meth:`transport_lost`)
+    are the only ways an inlined copy changes the connection's state; they, and everything else
+    that does, live in this module. They take the connection: a port holds no reference to it
+    (the connection holds its port, and a cycle would keep every ended connection alive until
+    the garbage collector's next full pass).
     """
-    if not isinstance(conn, WebSocket):
-        return None
-    cls = type(conn)
-    if any(getattr(cls, name) is not getattr(WebSocket, name) for name in methods):
-        return None
-    return conn
+
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "receive",
+        "receiving",
+        "send",
+        "text_in",
+        "text_out",
+        "watchers",
+    )
+
+    def __init__(self) -> None:
+        #: The server's ``receive`` while the fast path is open, else ``None``.
+        self.receive: Receive | None = None
+        #: The server's ``send`` while the fast path is open, else ``None``.
+        self.send: Send | None = None
+        #: Whether a task is waiting in the server's ``receive`` (fast or checked path).
+        self.receiving = False
+        #: An inbound text frame of at most this many characters is within the size limit.
+        self.text_in = _UNLIMITED
+        #: An inbound binary frame of at most this many bytes is within the size limit.
+        self.bytes_in = _UNLIMITED
+        #: An outbound text frame of at most this many characters is within the send limit.
+        self.text_out = _UNLIMITED
+        #: An outbound binary frame of at most this many bytes is within the send limit.
+        self.bytes_out = _UNLIMITED
+        #: Called with the connection when ``receive``/``send`` open or shut, or a threshold
+        #: changes (see :meth:`watch`).
+        self.watchers: tuple[Callable[[WebSocket], object], ...] = ()
+
+    @staticmethod
+    def of(conn: object, *methods: str) -> Port | None:
+        """The port of ``conn`` if it is a :class:`WebSocket` whose ``methods`` are its own.
+
+        A subclass that overrides one of the methods a caller inlines must get its own code
+        called instead: it has no port, for that caller.
+        """
+        if not isinstance(conn, WebSocket):
+            return None
+        cls = type(conn)
+        if any(getattr(cls, name) is not getattr(WebSocket, name) for name in methods):
+            return None
+        return conn._port
+
+    def watch(self, watcher: Callable[[WebSocket], object]) -> None:
+        """Call ``watcher(ws)`` whenever the fast path opens or shuts, or a threshold changes.
+
+        The hub sends to idle connections straight through the server's ``send``; this keeps
+        its lists of such connections exact without a check per delivery. A watcher that
+        raises is logged and does not stop the others.
+        """
+        self.watchers = (*self.watchers, watcher)
+
+    def unwatch(self, watcher: Callable[[WebSocket], object]) -> None:
+        """Stop calling ``watcher`` (a watcher not watching is ignored)."""
+        self.watchers = tuple(w for w in self.watchers if w != watcher)
+
+    @staticmethod
+    def unusual(ws: WebSocket, message: Message) -> NoReturn:
+        """Handle a message other than ``websocket.receive`` that ``ws``'s port received, as
+        the checked path does.
+
+        Raises:
+            WebSocketDisconnect: The client left (the connection has ended).
+            RemoteProtocolError: The server broke the ASGI sequence (the connection has ended).
+        """
+        ws._unusual(message)
+
+    @staticmethod
+    async def check_size(ws: WebSocket, message: Message) -> None:
+        """Measure a frame ``ws`` received over its threshold exactly; over the limit, close
+        with 1009.
+
+        Raises:
+            MessageTooBig: The frame is over ``Limits.max_message_size`` (closed with 1009).
+        """
+        await ws._check_size(message)
+
+    @staticmethod
+    def transport_lost(ws: WebSocket) -> WebSocketDisconnect:
+        """End ``ws`` after its server's ``send`` raised ``OSError``.
+
+        Returns:
+            The ``WebSocketDisconnect(1006)`` to raise, as the checked path does.
+        """
+        return ws._transport_lost()
 
 
 def _call_safely(callback: Callable[[WebSocket], object], ws: WebSocket, what: str) -> None:
@@ -118,10 +239,9 @@ class WebSocket(HTTPConnection):
 
     # Set on first use only. CPython 3.11 keeps an instance's attributes in a compact array,
     # which the specialised attribute loads of the hot path rely on, only while the class has at
-    # most 30 attribute names: __init__ sets 21, Starlette's lazy properties (url, base_url,
+    # most 30 attribute names: __init__ sets 16, Starlette's lazy properties (url, base_url,
     # headers, query_params, cookies, state) add 6. Keep it that way (a test in
     # tests/test_connection_lifecycle.py counts them).
-    _watchers: tuple[Callable[[WebSocket], object], ...] = ()
     _closed_event: anyio.Event | None = None
 
     def __init__(
@@ -138,10 +258,10 @@ class WebSocket(HTTPConnection):
         self.scope = scope
         self._receive = receive
         self._send = send
+        #: The fast path's port (see :class:`Port`), for the connection's whole life.
+        self._port = Port()
         self._recv_state = _CONNECTING
         self._app_state = _CONNECTING
-        self._fast = False
-        self._receiving = False
         self._closing = False
         #: Close callbacks; ``None`` once the connection has ended.
         self._callbacks: list[Callable[[WebSocket], object]] | None = []
@@ -169,8 +289,7 @@ class WebSocket(HTTPConnection):
         # Hot-path caches. send_data calls the codec's encoder directly (one Python call less
         # per message) unless a subclass overrides Codec.encode; receive(tp) keeps the casts
         # and decoders of the last type it was given, so a loop over one type looks them up once.
-        overridden = type(codec).encode is not Codec.encode
-        self._encode: Callable[[Any], bytes] = codec.encode if overridden else codec._encode
+        self._encode: Callable[[Any], bytes] = codec.encoder
         self._encode_binary = codec.binary
         self._typed = NO_TYPE
 
@@ -182,16 +301,22 @@ class WebSocket(HTTPConnection):
     @limits.setter
     def limits(self, limits: Limits) -> None:
         self._limits = limits
-        size = limits.max_message_size
-        self._recv_bytes = _UNLIMITED if size is None else size
-        self._recv_chars = _UNLIMITED if size is None else size // 4
-        size = limits.max_send_size
-        self._send_bytes = _UNLIMITED if size is None else size
-        self._send_chars = _UNLIMITED if size is None else size // 4
+        port = self._port
+        inbound, outbound = limits.max_message_size, limits.max_send_size
+        thresholds = (
+            _UNLIMITED if inbound is None else inbound // 4,
+            _UNLIMITED if inbound is None else inbound,
+            _UNLIMITED if outbound is None else outbound // 4,
+            _UNLIMITED if outbound is None else outbound,
+        )
+        if thresholds != (port.text_in, port.bytes_in, port.text_out, port.bytes_out):
+            port.text_in, port.bytes_in, port.text_out, port.bytes_out = thresholds
+            if port.send is not None:
+                self._tell_watchers()  # lists kept with the old thresholds are stale
         self._refresh()
 
     def _refresh(self) -> None:
-        """Recompute the fast-path flag after a state, limits or closing change."""
+        """Open or shut the fast path after a state, limits or closing change."""
         limits = self._limits
         self._set_fast(
             self._app_state is _CONNECTED
@@ -202,21 +327,18 @@ class WebSocket(HTTPConnection):
         )
 
     def _set_fast(self, fast: bool) -> None:
-        if fast is not self._fast:
-            self._fast = fast
-            for watcher in self._watchers:
-                _call_safely(watcher, self, "fast-path watcher")
+        port = self._port
+        if fast is (port.send is not None):
+            return
+        if fast:
+            port.receive, port.send = self._receive, self._send
+        else:
+            port.receive = port.send = None
+        self._tell_watchers()
 
-    def _watch(self, watcher: Callable[[WebSocket], object]) -> None:
-        """Call ``watcher(ws)`` whenever the fast path opens or shuts (for :mod:`wskit.pubsub`).
-
-        The hub sends to idle connections straight through the server's ``send``; this keeps
-        its lists of such connections exact without a check per delivery.
-        """
-        self._watchers = (*self._watchers, watcher)
-
-    def _unwatch(self, watcher: Callable[[WebSocket], object]) -> None:
-        self._watchers = tuple(w for w in self._watchers if w != watcher)
+    def _tell_watchers(self) -> None:
+        for watcher in self._port.watchers:
+            _call_safely(watcher, self, "fast-path watcher")
 
     # -- state (Starlette names) ----------------------------------------------------------------
 
@@ -280,11 +402,12 @@ class WebSocket(HTTPConnection):
         if state is _DISCONNECTED:
             # Never await the server again: its receive may block forever after a disconnect.
             raise self._ended("receive", RECEIVE)
-        if self._receiving:
+        port = self._port
+        if port.receiving:
             raise ConcurrentReceive("another task is already receiving on this connection")
         if timeout is None:
             timeout = self._limits.receive_timeout
-        self._receiving = True
+        port.receiving = True
         try:
             if timeout is None:
                 message = await self._receive()
@@ -294,7 +417,7 @@ class WebSocket(HTTPConnection):
         except TimeoutError:
             raise Timeout(f"no message within {timeout} seconds") from None
         finally:
-            self._receiving = False
+            port.receiving = False
         event = message.get("type")
         try:
             self._recv_state = transition(RECEIVE, state, str(event))
@@ -337,21 +460,22 @@ class WebSocket(HTTPConnection):
         )
 
     async def _check_size(self, message: Message) -> None:
+        port = self._port
         text = message.get("text")
         if text is not None:
-            if len(text) > self._recv_chars:
+            if len(text) > port.text_in:
                 # More characters than the byte limit is too big for sure: refuse without
                 # encoding (a copy of the whole message) just to measure it.
-                size = len(text) if len(text) > self._recv_bytes else utf8_size(text)
-                if size > self._recv_bytes:
+                size = len(text) if len(text) > port.bytes_in else utf8_size(text)
+                if size > port.bytes_in:
                     await self._too_big(size)
         else:
             data = message.get("bytes")
-            if data is not None and len(data) > self._recv_bytes:
+            if data is not None and len(data) > port.bytes_in:
                 await self._too_big(len(data))
 
     async def _too_big(self, size: int) -> NoReturn:
-        limit = self._recv_bytes
+        limit = self._port.bytes_in
         with anyio.CancelScope(shield=True):
             await self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
         raise MessageTooBig(size, limit)
@@ -398,13 +522,14 @@ class WebSocket(HTTPConnection):
             if tp is _RAW:
                 return await self._next_event(timeout)
             typed = self._typed_for(tp)
-        if self._fast and timeout is None and not self._receiving:
-            self._receiving = True
-            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
+        port = self._port
+        receive = port.receive  # a local call: LOAD_METHOD on an attribute does not specialise
+        if receive is not None and timeout is None and not port.receiving:
+            port.receiving = True
             try:
                 message = await receive()
             finally:
-                self._receiving = False
+                port.receiving = False
             if message["type"] != "websocket.receive":
                 self._unusual(message)
         else:
@@ -416,12 +541,12 @@ class WebSocket(HTTPConnection):
         try:
             if text is not None:
                 decode = typed[1]  # Typed.text (an index: a named field is a slower lookup)
-                if decode is not None and len(text) <= self._recv_chars:
+                if decode is not None and len(text) <= port.text_in:
                     return decode(text)
             else:
                 decode = typed[2]  # Typed.binary
                 data = message.get("bytes")
-                if decode is not None and data is not None and len(data) <= self._recv_bytes:
+                if decode is not None and data is not None and len(data) <= port.bytes_in:
                     return decode(data)
         except DECODE_ERRORS as exc:
             raise translate_decode_error(exc) from None
@@ -441,20 +566,21 @@ class WebSocket(HTTPConnection):
             FrameTypeError: A binary frame arrived (it is consumed; the connection stays open).
             WebSocketDisconnect: The client left.
         """
-        if self._fast and timeout is None and not self._receiving:
-            self._receiving = True
-            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
+        port = self._port
+        receive = port.receive  # a local call: LOAD_METHOD on an attribute does not specialise
+        if receive is not None and timeout is None and not port.receiving:
+            port.receiving = True
             try:
                 message = await receive()
             finally:
-                self._receiving = False
+                port.receiving = False
             if message["type"] != "websocket.receive":
                 self._unusual(message)
             try:
                 text = message["text"]  # a subscript is cheaper than .get() when it is there
             except KeyError:
                 text = None
-            if text is not None and len(text) <= self._recv_chars:
+            if text is not None and len(text) <= port.text_in:
                 return text  # type: ignore[no-any-return]
             await self._check_size(message)
         else:
@@ -471,17 +597,18 @@ class WebSocket(HTTPConnection):
             FrameTypeError: A text frame arrived (it is consumed; the connection stays open).
             WebSocketDisconnect: The client left.
         """
-        if self._fast and timeout is None and not self._receiving:
-            self._receiving = True
-            receive = self._receive  # a local call: LOAD_METHOD on an instance attribute is slow
+        port = self._port
+        receive = port.receive  # a local call: LOAD_METHOD on an attribute does not specialise
+        if receive is not None and timeout is None and not port.receiving:
+            port.receiving = True
             try:
                 message = await receive()
             finally:
-                self._receiving = False
+                port.receiving = False
             if message["type"] != "websocket.receive":
                 self._unusual(message)
             data = message.get("bytes")
-            if data is not None and len(data) <= self._recv_bytes:
+            if data is not None and len(data) <= port.bytes_in:
                 return data  # type: ignore[no-any-return]
             await self._check_size(message)
         else:
@@ -617,12 +744,12 @@ class WebSocket(HTTPConnection):
             if text is not None:
                 if not isinstance(text, str) or data is not None:
                     raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
-                size = len(text)
-                if size > self._send_chars and (size := utf8_size(text)) > self._send_bytes:
-                    raise MessageTooBig(size, self._send_bytes, "outbound")
+                port, size = self._port, len(text)
+                if size > port.text_out and (size := utf8_size(text)) > port.bytes_out:
+                    raise MessageTooBig(size, port.bytes_out, "outbound")
             elif isinstance(data, bytes | bytearray | memoryview):
-                if len(data) > self._send_bytes:
-                    raise MessageTooBig(len(data), self._send_bytes, "outbound")
+                if len(data) > self._port.bytes_out:
+                    raise MessageTooBig(len(data), self._port.bytes_out, "outbound")
             else:
                 raise TypeError("'websocket.send' needs exactly one of text (str) or bytes")
         elif event == "websocket.close":
@@ -635,8 +762,14 @@ class WebSocket(HTTPConnection):
 
     async def send_text(self, data: str, timeout: float | None = None) -> None:
         """Send a text frame."""
-        if self._fast and timeout is None and type(data) is str and len(data) <= self._send_chars:
-            send = self._send
+        port = self._port
+        send = port.send
+        if (
+            send is not None
+            and timeout is None
+            and type(data) is str
+            and len(data) <= port.text_out
+        ):
             try:
                 await send({"type": "websocket.send", "text": data})
             except OSError:
@@ -650,8 +783,14 @@ class WebSocket(HTTPConnection):
         self, data: bytes | bytearray | memoryview, timeout: float | None = None
     ) -> None:
         """Send a binary frame."""
-        if self._fast and timeout is None and type(data) is bytes and len(data) <= self._send_bytes:
-            send = self._send
+        port = self._port
+        send = port.send
+        if (
+            send is not None
+            and timeout is None
+            and type(data) is bytes
+            and len(data) <= port.bytes_out
+        ):
             try:
                 await send({"type": "websocket.send", "bytes": data})
             except OSError:
@@ -662,19 +801,37 @@ class WebSocket(HTTPConnection):
         await self.send({"type": "websocket.send", "bytes": bytes(data)}, timeout=timeout)
 
     async def send_frame(self, frame: str | bytes, timeout: float | None = None) -> None:
-        """Send a pre-encoded frame: a ``str`` as a text frame, ``bytes`` as a binary frame."""
-        key = "text" if type(frame) is str else "bytes"
-        if self._fast and timeout is None and len(frame) <= self._send_chars:
-            send = self._send
-            try:
-                await send({"type": "websocket.send", key: frame})
-            except OSError:
-                raise self._transport_lost() from None
-            return
+        """Send a pre-encoded frame: a ``str`` as a text frame, ``bytes`` (or a ``bytearray``
+        or ``memoryview``, converted) as a binary frame.
+
+        Raises:
+            TypeError: ``frame`` is neither ``str`` nor bytes-like (nothing is sent).
+        """
+        port = self._port
+        send = port.send
+        if send is not None and timeout is None:
+            # Only str and bytes themselves: a bytearray or memoryview is converted below, and
+            # anything else refused.
+            cls = type(frame)
+            if cls is str:
+                if len(frame) <= port.text_out:
+                    try:
+                        await send({"type": "websocket.send", "text": frame})
+                    except OSError:
+                        raise self._transport_lost() from None
+                    return
+            elif cls is bytes and len(frame) <= port.bytes_out:
+                try:
+                    await send({"type": "websocket.send", "bytes": frame})
+                except OSError:
+                    raise self._transport_lost() from None
+                return
         if isinstance(frame, str):
             await self.send({"type": "websocket.send", "text": frame}, timeout=timeout)
-        else:
+        elif isinstance(frame, bytes | bytearray | memoryview):
             await self.send({"type": "websocket.send", "bytes": bytes(frame)}, timeout=timeout)
+        else:
+            raise TypeError(f"send_frame needs str or bytes, got {type(frame).__name__}")
 
     async def send_data(self, value: object, timeout: float | None = None) -> None:
         """Send ``value``: ``str`` as a text frame, ``bytes`` as binary, else through the codec.
@@ -690,8 +847,9 @@ class WebSocket(HTTPConnection):
             return
         encode = self._encode
         data = encode(value)
-        if self._fast and timeout is None and len(data) <= self._send_bytes:
-            send = self._send
+        port = self._port
+        send = port.send
+        if send is not None and timeout is None and len(data) <= port.bytes_out:
             try:
                 if self._encode_binary:
                     await send({"type": "websocket.send", "bytes": data})
@@ -815,14 +973,15 @@ class WebSocket(HTTPConnection):
             timeout: At most this many seconds (default: ``Limits.close_timeout``); after it
                 the connection is left to the server.
         """
+        port = self._port
         if (
             self._app_state is not _DISCONNECTED
             or self._recv_state is _DISCONNECTED
-            or self._receiving
+            or port.receiving
         ):
             return
         receive = self._receive
-        self._receiving = True
+        port.receiving = True
         try:
             with anyio.move_on_after(self._limits.close_timeout if timeout is None else timeout):
                 while (await receive()).get("type") != "websocket.disconnect":
@@ -830,7 +989,7 @@ class WebSocket(HTTPConnection):
         except Exception as exc:  # the server broke down: nothing more to read either way
             logger.debug("finishing the close of %r: %r", self.scope.get("path", ""), exc)
         finally:
-            self._receiving = False
+            port.receiving = False
             self._recv_state = _DISCONNECTED
 
     async def deny(

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from wskit.codecs import JSON, MSGPACK, Codec
-from wskit.connection import Limits, WebSocket, direct_port
+from wskit.connection import Limits, Port, WebSocket
 from wskit.exceptions import ConcurrentReceive, RemoteProtocolError
 from wskit.operations import OperationRouter
 from wskit.operations.session import INLINED
@@ -141,8 +141,15 @@ async def serve(
         except Exception as exc:
             error = exc
     return Outcome(
-        sent, type(error) if error else None, ws.close_code, ws.closed, len(queue), ws._receiving
+        sent, type(error) if error else None, ws.close_code, ws.closed, len(queue), receiving(ws)
     )
+
+
+def receiving(ws: WebSocket) -> bool:
+    """Whether a task waits in the server's ``receive`` (the port's one-receiver guard)."""
+    port = Port.of(ws)
+    assert port is not None
+    return port.receiving
 
 
 async def both(events: list[Message], **options: Any) -> Outcome:
@@ -176,9 +183,9 @@ def test_only_an_unmodified_websocket_has_the_direct_port() -> None:
         return None
 
     ws = WebSocket(dict(SCOPE), nothing, nothing)
-    assert direct_port(ws, *INLINED) is ws
-    assert direct_port(PublicPath(dict(SCOPE), nothing, nothing), *INLINED) is None
-    assert direct_port(object(), *INLINED) is None
+    assert Port.of(ws, *INLINED) is Port.of(ws) is not None
+    assert Port.of(PublicPath(dict(SCOPE), nothing, nothing), *INLINED) is None
+    assert Port.of(object(), *INLINED) is None
 
 
 async def test_replies_and_the_client_leaving() -> None:
@@ -361,11 +368,11 @@ async def test_another_task_receiving_while_the_loop_waits_is_refused(
             await to_app.send(text("echo", "a", 1))
             await replied.wait()
             await anyio.wait_all_tasks_blocked()  # the loop now waits for the next frame
-            assert ws._receiving
+            assert receiving(ws)
             with pytest.raises(ConcurrentReceive):
                 await ws.receive_text()
             await to_app.send(DISCONNECT)
-    assert not ws._receiving
+    assert not receiving(ws)
     assert ws.close_code == 1001
 
 
@@ -407,5 +414,5 @@ async def test_cancelling_the_loop_while_it_waits_releases_the_receive_side(
         await to_app.send(CONNECT)
         with anyio.move_on_after(0.05):
             await router()(ws)
-    assert not ws._receiving
+    assert not receiving(ws)
     assert not ws.closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -11,11 +12,11 @@ import anyio.lowlevel
 import pytest
 
 from wskit.codecs import JSON
-from wskit.connection import Limits
+from wskit.connection import Limits, Port
 from wskit.exceptions import MessageTooBig, WebSocketDisconnect
 from wskit.pubsub import Hub, OverflowPolicy
 
-from ._asgi import Message, open_ws
+from ._asgi import Message, Peer, open_ws
 from ._fakes import FakeConnection
 from ._wait import eventually
 
@@ -310,9 +311,12 @@ async def test_forgotten_connections_are_not_watched() -> None:
     async with Hub() as hub:
         ws, _ = await open_ws()
         await hub.subscribe(ws, "t")
-        assert list(ws._watchers) == [hub._registry._fast_changed]
+        port = Port.of(ws)
+        assert port is not None
+        watching = port.watchers
         hub.remove(ws)
-        assert not ws._watchers
+        assert len(watching) == 1
+        assert port.watchers == ()
         ws.limits = Limits(send_timeout=5)  # nothing to tell the hub any more
 
 
@@ -468,7 +472,14 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
     """After a hand-off the new leader re-checks each remaining connection: in between, one
     closed, one got a default send deadline, one's transport broke, one became busy."""
     async with Hub(send_timeout=None) as hub:
-        socks = [await open_ws() for _ in range(6)]
+        server0: list[Callable[[Message], Awaitable[None]]] = []
+
+        async def send0(message: Message) -> None:  # ws0's server: peer0's, then first_send
+            await server0[-1](message)
+
+        peer0 = Peer()
+        server0.append(peer0.send)
+        socks = [await open_ws(peer0, send=send0)] + [await open_ws() for _ in range(5)]
         for ws, _ in socks:
             await hub.subscribe(ws, "t")
         gone, later = FakeConnection(), FakeConnection()  # not WebSockets: the slow list
@@ -480,7 +491,7 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
 
         async def first_send(message: Message) -> None:
             # runs in the leader's first step, before it yields: change the others' state
-            ws1._transport_lost()  # closed
+            Port.transport_lost(ws1)  # closed
             ws2.limits = Limits(send_timeout=5)  # no longer on the direct path
             peer3.error = ConnectionResetError()  # its transport is gone
             gone.end()  # a fake connection that left
@@ -492,9 +503,7 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
             await gate.wait()
             await peer0.send(message)
 
-        ws0._send = first_send
-        hub._registry.lookup(ws0).send = first_send  # type: ignore[union-attr]
-        hub._registry.changed(hub._registry.lookup(ws0))  # type: ignore[arg-type]
+        server0.append(first_send)
         await hub.publish("t", "x")
         await hub.flush()
         assert await peer2.wait_frames(1) == ["x"]  # through send_frame, from a writer

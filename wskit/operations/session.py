@@ -20,20 +20,18 @@ Idle timeout and maximum lifespan run as two small tasks in the connection's tas
 cancelled with it, so a connection leaves no task behind; without them the loop adds no cancel
 scope and no clock read per message.
 
-**The direct port.** On CPython 3.11 each coroutine frame costs about 0.1 µs, a twentieth of
-what the router spends on a message: going through ``ws.receive_text()`` and
+**The inlined fast path.** On CPython 3.11 each coroutine frame costs about 0.1 µs, a
+twentieth of what the router spends on a message: going through ``ws.receive_text()`` and
 ``ws.send_frame()`` would add two per message. So, for a real
 :class:`~wskit.connection.WebSocket` whose ``receive_text``, ``receive_bytes`` and
-``send_frame`` are not overridden, the loop inlines their fast paths: it awaits the server's
-``receive`` and ``send`` itself, exactly when those methods would (their fast-path flag is set:
-both sides open, not closing, no default deadlines; and no other task is receiving), with the
-same checks (the message type, the inbound and outbound size limits) and the same outcomes (a
-disconnect, a frame of the other kind, a message over the limit, an ``OSError`` from the server
-as ``WebSocketDisconnect(1006)``). Everything else goes through the public methods. This
-coupling is deliberate and kept to :func:`_loop` and :func:`_frame_of`: they read
-``WebSocket._fast``, ``_receiving``, ``_receive``, ``_send``, ``_recv_chars`` and
-``_send_bytes``, and call ``_unusual()``, ``_check_size()`` and ``_transport_lost()``.
-``tests/operations/test_direct_port.py`` checks that both paths behave alike.
+``send_frame`` are not overridden, the loop inlines their fast paths through the connection's
+:class:`~wskit.connection.Port`, by its rules: it awaits the server's ``receive`` and ``send``
+itself exactly when those methods would (the port holds them, and no other task is receiving),
+with the same checks (the message type, the inbound and outbound thresholds of the frame's kind)
+and the same outcomes (a disconnect, a frame of the other kind, a message over the limit, an
+``OSError`` from the server as ``WebSocketDisconnect(1006)``). Everything else goes through the
+public methods. :func:`_loop` and :func:`_frame_of` are the port's users here;
+``tests/test_fast_paths.py`` runs every scenario through them and through the checked path.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ import msgspec
 
 from .._state import State
 from ..codecs import DECODE_ERRORS, JSON, MSGPACK, Codec, translate_decode_error
-from ..connection import WebSocket, direct_port
+from ..connection import Port, WebSocket
 from ..exceptions import Denied, FrameTypeError, MessageTooBig, Timeout, WebSocketDisconnect
 from ..status import CloseCode
 from .errors import BadMessage, classify
@@ -72,7 +70,7 @@ _STOCK: Final[dict[Codec, Callable[[Any], bytes]]] = {
     MSGPACK: msgspec.msgpack.Encoder().encode,
 }
 
-#: The WebSocket methods whose fast paths the loop inlines (see "the direct port").
+#: The WebSocket methods whose fast paths the loop inlines (see "the inlined fast path").
 INLINED: Final = ("receive_text", "receive_bytes", "send_frame")
 
 
@@ -222,15 +220,14 @@ async def serve(router: OperationRouter, ws: WebSocket) -> None:
 async def _loop(
     router: OperationRouter, compiled: Compiled, ws: WebSocket, session: Session
 ) -> None:
-    # The hot path (see "the direct port" in the module docstring). Everything is bound to a
-    # local first: a local load is the cheapest there is, and calling a callable held in an
-    # instance attribute (``ws._receive()``) is a LOAD_METHOD that never specialises.
+    # The hot path (see "the inlined fast path" in the module docstring). Everything is bound
+    # to a local first: a local load is the cheapest there is, and calling a callable held in
+    # an attribute (``port.receive()``) is a LOAD_METHOD that never specialises.
     codec = session.codec
     decode: Any = _no_operations if compiled.union is None else codec.decoder(compiled.union)
     text = not codec.binary
     key = "text" if text else "bytes"
-    direct = direct_port(ws, *INLINED) is not None
-    receive, send = ws._receive, ws._send
+    port = Port.of(ws, *INLINED)  # None: a subclass overrides them, so the loop calls them
     receive_frame = ws.receive_text if text else ws.receive_bytes
     send_frame = ws.send_frame
     inline = compiled.inline
@@ -245,24 +242,25 @@ async def _loop(
         if idle is not None:
             session.deadline = clock() + idle
         try:
-            if direct and ws._fast and not ws._receiving:
+            if port is not None and (receive := port.receive) is not None and not port.receiving:
                 # ws.receive_text() / receive_bytes(), inlined. The flag is held only while
                 # waiting, as they hold it: another task's receive meanwhile raises
                 # ConcurrentReceive, and a handler may receive a frame of its own.
-                ws._receiving = True
+                port.receiving = True
                 try:
                     message = await receive()
                 finally:
-                    ws._receiving = False
+                    port.receiving = False
                 if message["type"] != "websocket.receive":
-                    ws._unusual(message)  # raises: the client left, or a broken server
+                    Port.unusual(ws, message)  # raises: the client left, or a broken server
                 try:
                     data = message[key]  # a subscript is cheaper than .get() when it is there
                 except KeyError:
                     data = None
-                # A quarter of the byte limit in characters (or bytes) is under it for sure;
-                # anything else (also a frame of the other kind) is measured exactly.
-                if data is None or len(data) > ws._recv_chars:
+                # Within the threshold of the frame's kind (characters for text, bytes for
+                # binary) it is within the limit for sure; anything else, a frame of the other
+                # kind included, is measured exactly.
+                if data is None or len(data) > (port.text_in if text else port.bytes_in):
                     data = await _frame_of(ws, message, key)
             else:
                 data = await receive_frame()
@@ -299,8 +297,12 @@ async def _loop(
                 if result.__class__ is not cls:
                     result = table[env.__class__].coerce(result)
                 frame = encode(reply(result, env.id))
-                if direct and ws._fast and len(frame) <= ws._send_bytes:
-                    # ws.send_frame(), inlined. The flag is read again: the handler may have
+                if (
+                    port is not None
+                    and (send := port.send) is not None
+                    and len(frame) <= port.bytes_out
+                ):
+                    # ws.send_frame(), inlined. The port is read again: the handler may have
                     # closed the connection. ``frame`` is the encoded bytes, so its length is
                     # exactly the size the limit is about.
                     try:
@@ -308,7 +310,7 @@ async def _loop(
                             {"type": "websocket.send", key: frame.decode() if text else frame}
                         )
                     except OSError:
-                        raise ws._transport_lost() from None
+                        raise Port.transport_lost(ws) from None
                 else:
                     await send_frame(frame.decode() if text else frame)
         except Exception as exc:
@@ -323,7 +325,7 @@ async def _frame_of(ws: WebSocket, message: Message, key: str) -> str | bytes:
         MessageTooBig: The frame is over ``Limits.max_message_size`` (closed with 1009).
         FrameTypeError: The frame is of the other kind (consumed; the connection stays open).
     """
-    await ws._check_size(message)
+    await Port.check_size(ws, message)
     data: str | bytes | None = message.get(key)
     if data is None:
         raise FrameTypeError(key, "bytes" if key == "text" else "text")

@@ -503,8 +503,7 @@ class Dispatcher:
 
     def _divert(self, outbox: Outbox, message: Message, topic: str | None) -> None:
         """A direct-port connection that cannot take a direct send right now."""
-        ws = outbox.ws
-        if ws is None or ws.closed or ws._closing:
+        if outbox.port is None or outbox.ending:
             return  # it is ending: its close callback forgets it
         # Open, but with default deadlines (or another unusual state): send through
         # ``send_frame`` from a writer task, which applies the connection's own checks.
@@ -559,9 +558,11 @@ class Dispatcher:
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 outbox.scope = scope
                 outbox.since = anyio.current_time()
+                port = outbox.port
+                send = None if port is None else port.send
                 try:
-                    if outbox.fast and outbox.fits(len(frame_of(message))):
-                        await outbox.send(message)  # type: ignore[misc]
+                    if send is not None and outbox.fits(frame_of(message)):
+                        await send(message)
                     else:
                         await outbox.conn.send_frame(frame_of(message))
                 except Exception as exc:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from wskit._types import Message
+    from wskit.connection import Port
 
     from ._fanout import Job, Part
 
@@ -39,8 +40,9 @@ __all__ = ["Local", "Registry"]
 logger: Final = logging.getLogger("wskit.pubsub")
 
 _SEND: Final = "websocket.send"
-# codec, the server sends of direct sends, their outboxes, the other outboxes, smallest limit
-Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], tuple[Outbox, ...], int]
+# codec, the server sends of direct sends, their outboxes, the other outboxes, and the smallest
+# outbound thresholds of the direct ones (text in characters, binary in bytes; see Port)
+Group = tuple[Codec, tuple[Any, ...], tuple[Outbox, ...], tuple[Outbox, ...], int, int]
 
 
 class _Topic:
@@ -80,18 +82,21 @@ def message(frame: str | bytes) -> Message:
 
 def build(outboxes: Iterable[Outbox]) -> list[Group]:
     """Split recipients by codec, and by path: direct sends for idle, open WebSockets."""
-    split: dict[Codec, tuple[list[Outbox], list[Outbox]]] = {}
+    split: dict[Codec, tuple[list[tuple[Outbox, Port]], list[Outbox]]] = {}
     for outbox in outboxes:
-        fast, slow = split.get(outbox.codec) or split.setdefault(outbox.codec, ([], []))
-        if outbox.send is not None and not outbox.busy and outbox.fast:
-            fast.append(outbox)
+        direct, others = split.get(outbox.codec) or split.setdefault(outbox.codec, ([], []))
+        port = outbox.port
+        if port is not None and port.send is not None and not outbox.busy:
+            direct.append((outbox, port))
         else:
-            slow.append(outbox)
+            others.append(outbox)
     groups: list[Group] = []
-    for codec, (fast, slow) in split.items():
-        limit = min((outbox.ws._send_chars for outbox in fast if outbox.ws), default=0)
-        sends = tuple(outbox.send for outbox in fast)
-        groups.append((codec, sends, tuple(fast), tuple(slow), limit))
+    for codec, (direct, others) in split.items():
+        sends = tuple(port.send for _, port in direct)
+        text_out = min((port.text_out for _, port in direct), default=0)
+        bytes_out = min((port.bytes_out for _, port in direct), default=0)
+        fast = tuple(outbox for outbox, _ in direct)
+        groups.append((codec, sends, fast, tuple(others), text_out, bytes_out))
     return groups
 
 
@@ -151,8 +156,8 @@ class Registry:
         self.outboxes[outbox.key] = outbox
         self._all = None
         ws.add_close_callback(on_close)
-        if outbox.ws is not None:
-            outbox.ws._watch(self._fast_changed)
+        if outbox.port is not None:
+            outbox.port.watch(self._fast_changed)
         if outbox.closed:
             raise WebSocketDisconnected("DISCONNECTED", "subscribe", "send", "the connection ended")
         return outbox
@@ -161,8 +166,8 @@ class Registry:
         """End every subscription of ``outbox`` (its connection is gone or evicted)."""
         outbox.closed = True
         outbox.clear()
-        if outbox.ws is not None:
-            outbox.ws._unwatch(self._fast_changed)
+        if outbox.port is not None:
+            outbox.port.unwatch(self._fast_changed)
         self.outboxes.pop(outbox.key, None)
         if not self.outboxes:
             self.outboxes = {}  # a dict never shrinks: give its table back
@@ -242,7 +247,8 @@ class Registry:
     # -- recipient groups -------------------------------------------------------------------
 
     def fast_changed(self, ws: object) -> None:
-        """A connection's fast path opened or shut (it started closing, say): regroup it."""
+        """A connection's port opened or shut (it started closing, say), or its thresholds
+        changed: regroup it."""
         outbox = self.lookup(ws)
         if outbox is not None:
             self.changed(outbox)
@@ -278,11 +284,15 @@ class Registry:
     def resolve(self, job: Job) -> list[Part]:
         """A job's parts: one message per codec, the recipients split by path."""
         parts: list[Part] = []
-        for codec, sends, fast, slow, min_chars in self.groups(job.topic):
+        for codec, sends, fast, slow, text_out, bytes_out in self.groups(job.topic):
             built = self._message_for(job, codec)
             if built is None:
                 continue
-            if fast and len(built.get("text") or built.get("bytes") or b"") > min_chars:
+            text = built.get("text")
+            if fast and (
+                len(text) > text_out if text is not None else len(built["bytes"]) > bytes_out
+            ):
+                # Over a recipient's threshold: every send_frame checks its own limit.
                 sends, fast, slow = (), (), fast + slow
             parts.append((sends, fast, slow, built))
         return parts

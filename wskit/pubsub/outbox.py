@@ -21,13 +21,13 @@ them, and the overflow policy decides what happens to one more:
 Memory is bounded by ``maxlen`` queue slots per connection, each a reference to an ASGI
 message shared by every connection it goes to.
 
-**The direct port.** For a real :class:`~wskit.connection.WebSocket` whose ``send_frame`` is
+**Direct sends.** For a real :class:`~wskit.connection.WebSocket` whose ``send_frame`` is
 not overridden, the hub skips ``send_frame`` and awaits the server's ``send`` with one ASGI
-message shared by all recipients, after checking the connection's own fast-path flag (both
-sides open, not closing, no default send deadline: exactly when ``send_frame`` itself would
-do the same). This coupling is deliberate and kept inside ``wskit.pubsub``: it reads
-``WebSocket._fast``, ``_closing``, ``_send``, ``_send_chars`` and calls ``_transport_lost()``
-(here, in ``_fanout`` and in ``_registry``).
+message shared by all recipients, through the connection's :class:`~wskit.connection.Port`
+and by its rules: only while the port's ``send`` is there (exactly when ``send_frame`` itself
+would do the same), within the port's outbound threshold of the frame's kind, and an
+``OSError`` through :meth:`~wskit.connection.Port.transport_lost`. The port is all the hub
+reads of a connection (here, in ``_fanout`` and in ``_subscriptions``).
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
 
-from wskit.connection import direct_port
+from wskit._state import State
+from wskit.connection import Port, WebSocket
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from anyio import CancelScope
 
-    from wskit._types import Message, Send
+    from wskit._types import Message
     from wskit.codecs import Codec
 
 __all__ = ["OVERFLOW_POLICIES", "Outbox", "OverflowPolicy", "Subscriber"]
@@ -89,9 +90,9 @@ class Outbox:
         "key",
         "maxlen",
         "patterns",
+        "port",
         "queue",
         "scope",
-        "send",
         "since",
         "topics",
         "ws",
@@ -101,9 +102,10 @@ class Outbox:
         self.conn = conn
         self.key = id(conn)
         self.codec: Codec = conn.codec
-        #: The WebSocket and its server ``send`` for the direct port (else ``None``).
-        self.ws = ws = direct_port(conn, "send_frame")
-        self.send: Send | None = None if ws is None else ws._send
+        #: The connection's port, when the hub may send to it directly (else ``None``).
+        self.port = port = Port.of(conn, "send_frame")
+        #: The connection, when it has a port.
+        self.ws = conn if port is not None and isinstance(conn, WebSocket) else None
         #: Messages waiting for the writer (created on first use: idle connections have none).
         self.queue: deque[Message] | None = None
         self.maxlen = maxlen
@@ -120,19 +122,27 @@ class Outbox:
 
     @property
     def fast(self) -> bool:
-        """Whether a send may go straight to the server right now (the direct port is open)."""
-        ws = self.ws
-        return ws is not None and ws._fast
+        """Whether a send may go straight to the server right now (the port's ``send`` is there)."""
+        port = self.port
+        return port is not None and port.send is not None
 
-    def fits(self, size: int) -> bool:
-        """Whether a frame of ``size`` characters passes the connection's own send limit."""
+    @property
+    def ending(self) -> bool:
+        """Whether the connection has ended, or its close is under way."""
         ws = self.ws
-        return ws is None or size <= ws._send_chars
+        return ws is not None and (ws.closed or ws.application_state is State.DISCONNECTED)
+
+    def fits(self, frame: str | bytes) -> bool:
+        """Whether ``frame`` is within the port's outbound threshold of its kind."""
+        port = self.port
+        if port is None:
+            return True
+        return len(frame) <= (port.text_out if type(frame) is str else port.bytes_out)
 
     def transport_lost(self) -> None:
         """Tell the connection its transport broke (the server's ``send`` raised ``OSError``)."""
         if self.ws is not None:
-            self.ws._transport_lost()
+            Port.transport_lost(self.ws)
 
     def push(self, message: Message, policy: OverflowPolicy) -> int:
         """Queue ``message`` for the writer, applying ``policy`` when the queue is full.
