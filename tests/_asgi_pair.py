@@ -1,9 +1,12 @@
-"""An in-memory ASGI ``(receive, send)`` pair that scripts the client and records the app.
+"""The tests' one fake ASGI server: an in-memory ``(receive, send)`` pair for one WebSocket.
 
-``ASGIPair`` plays the server's part for one WebSocket connection: tests queue the events the
+``ASGIPair`` plays the server's part for one connection: tests queue the events the
 application will receive (``connect()``, ``text()``, ``binary()``, ``disconnect()``) and read back
-every message the application sent (``sent``), how often each callable was awaited
-(``receive_calls``, ``send_calls``), and can make the next ``send`` fail (``fail_send``).
+every message the application sent (``sent``, ``data``), how often each callable was awaited
+(``receive_calls``, ``send_calls``), make the next ``send`` fail (``fail_send``), hold every
+``send`` until an event is set (``gate``) or forever (``block_send``), and wait until the
+application has sent a number of frames (``wait_frames``). :func:`accepted` gives an accepted
+``wskit.WebSocket`` over a pair; tests of the hub use it for the connections they subscribe.
 
 ``receive`` returns queued events at once; with nothing queued it waits until a test pushes
 one (that is how timeouts and concurrent receives are tested), for at most ``HANG_LIMIT``
@@ -13,7 +16,7 @@ seconds, so a broken test fails instead of hanging.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import anyio
@@ -79,11 +82,15 @@ class ASGIPair:
         self.fail_send: BaseException | None = None
         #: When set, ``send`` blocks (until cancelled) instead of returning.
         self.block_send = False
+        #: When set, each ``send`` waits until this event is set (then records or fails), with
+        #: no deadline of its own: a stalled client.
+        self.gate: anyio.Event | None = None
         #: ``(len(sent), send_calls, receive_calls)`` when ``websocket.disconnect`` was handed
         #: to the application, or when ``fail_send`` was raised: nothing may follow either.
         self.disconnect_delivered: tuple[int, int, int] | None = None
         self.send_failed: tuple[int, int, int] | None = None
         self._arrived: anyio.Event | None = None
+        self._recorded: anyio.Event | None = None
         if connect:
             self.connect()
 
@@ -138,6 +145,8 @@ class ASGIPair:
     async def send(self, message: Message) -> None:
         """The application's ``send``: records a copy of ``message``."""
         self.send_calls += 1
+        if self.gate is not None:
+            await self.gate.wait()  # a stalled client: as long as the test wants
         if self.fail_send is not None:
             exc, self.fail_send = self.fail_send, None
             self.send_failed = self._counts()
@@ -146,6 +155,9 @@ class ASGIPair:
             with anyio.fail_after(HANG_LIMIT):
                 await anyio.sleep_forever()
         self.sent.append(dict(message))
+        if self._recorded is not None:
+            self._recorded.set()
+            self._recorded = None
 
     # -- reading the record -------------------------------------------------------------------
 
@@ -168,21 +180,41 @@ class ASGIPair:
                 out.append(m["text"] if m.get("text") is not None else m["bytes"])
         return out
 
+    async def wait_frames(self, count: int) -> list[str | bytes]:
+        """Wait until the application has sent ``count`` frames (at most ``HANG_LIMIT`` s)."""
+        with anyio.fail_after(HANG_LIMIT):
+            while len(self.data) < count:
+                self._recorded = recorded = anyio.Event()
+                await recorded.wait()
+        return self.data
+
     def snapshot(self, ws: WebSocket) -> tuple[bool, str, str]:
         """``(closed, client_state, application_state)`` of ``ws``, read afresh (a function
         call, so that mypy does not carry a narrowed property from one assert to the next)."""
         return ws.closed, ws.client_state.name, ws.application_state.name
 
-    def websocket(self, *, codec: Codec = JSON, limits: Limits = DEFAULT_LIMITS) -> WebSocket:
-        """A ``wskit.WebSocket`` over this pair."""
-        return WebSocket(self.scope, self.receive, self.send, codec=codec, limits=limits)
+    def websocket(
+        self,
+        *,
+        codec: Codec = JSON,
+        limits: Limits = DEFAULT_LIMITS,
+        cls: type[WebSocket] = WebSocket,
+        send: Callable[[Message], Awaitable[None]] | None = None,
+    ) -> WebSocket:
+        """A ``cls`` over this pair (``send``: the server's ``send`` instead of the pair's)."""
+        return cls(self.scope, self.receive, send or self.send, codec=codec, limits=limits)
 
 
 async def accepted(
-    pair: ASGIPair | None = None, *, codec: Codec = JSON, limits: Limits = DEFAULT_LIMITS
+    pair: ASGIPair | None = None,
+    *,
+    codec: Codec = JSON,
+    limits: Limits = DEFAULT_LIMITS,
+    cls: type[WebSocket] = WebSocket,
+    send: Callable[[Message], Awaitable[None]] | None = None,
 ) -> tuple[ASGIPair, WebSocket]:
-    """An accepted connection over ``pair`` (a new one when ``None``)."""
+    """An accepted connection over ``pair`` (a new one when ``None``); see :meth:`websocket`."""
     pair = ASGIPair() if pair is None else pair
-    ws = pair.websocket(codec=codec, limits=limits)
+    ws = pair.websocket(codec=codec, limits=limits, cls=cls, send=send)
     await ws.accept()
     return pair, ws

@@ -11,17 +11,17 @@ import logging
 import anyio
 import pytest
 
+from tests._asgi_pair import accepted
 from wskit.pubsub import Hub, Subscriber
 from wskit.pubsub._fanout import EvictionLog
 
-from ._asgi import open_ws
 from ._fakes import FakeConnection
 
 
 async def test_a_burst_of_evictions_is_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="wskit")
     async with Hub(max_queue=1, overflow="close", send_timeout=None) as hub:
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         peer.gate = anyio.Event()  # the server never takes a message: a stalled client
         stalled: list[Subscriber] = [ws, *(FakeConnection(stall=True) for _ in range(5))]
         for conn in stalled:

@@ -11,12 +11,12 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from tests._asgi_pair import ASGIPair, Message, accepted
 from wskit.codecs import JSON
 from wskit.connection import Limits, Port
 from wskit.exceptions import MessageTooBig, WebSocketDisconnect
 from wskit.pubsub import Hub, OverflowPolicy
 
-from ._asgi import Message, Peer, open_ws
 from ._fakes import FakeConnection
 from ._wait import eventually
 
@@ -50,10 +50,10 @@ async def test_sends_bound_to_their_task_survive_hand_offs() -> None:
 
     async with Hub() as hub:
         fakes = [TaskBound() for _ in range(5)]
-        sockets = [await open_ws(send=server_send) for _ in range(5)]
+        sockets = [await accepted(send=server_send) for _ in range(5)]
         for conn in fakes:
             await hub.subscribe(conn, "t")
-        for ws, _ in sockets:
+        for _, ws in sockets:
             await hub.subscribe(ws, "t")
         for i in range(50):
             await hub.publish("t", i)
@@ -94,7 +94,7 @@ async def test_per_topic_order_under_hand_offs() -> None:
         for conn in fakes:
             await hub.subscribe(conn, "a")
             await hub.subscribe(conn, "b")
-        ws, _ = await open_ws(send=jitter_send)
+        _, ws = await accepted(send=jitter_send)
         await hub.subscribe(ws, "a")
         for i in range(200):
             await hub.publish("a", f"a{i}")
@@ -224,7 +224,7 @@ async def test_a_blocked_send_that_then_fails_is_not_counted() -> None:
     async with Hub() as hub:
         gate = anyio.Event()
         conn = FakeConnection(gate=gate, error=WebSocketDisconnect(1001))
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         await hub.subscribe(conn, "t")
         await hub.subscribe(ws, "t")
         await hub.publish("t", "x")
@@ -239,13 +239,20 @@ async def test_a_blocked_send_that_then_fails_is_not_counted() -> None:
 
 
 async def test_direct_port_shares_one_message() -> None:
+    seen: list[Message] = []
+
+    async def server_send(message: Message) -> None:  # keeps the message itself, not a copy
+        if message["type"] == "websocket.send":
+            seen.append(message)
+
     async with Hub() as hub:
-        sockets = [await open_ws() for _ in range(3)]
-        for ws, _ in sockets:
+        sockets = [await accepted(send=server_send) for _ in range(3)]
+        for _, ws in sockets:
             await hub.subscribe(ws, "t")
         await hub.publish("t", {"a": 1})
         await hub.flush()
-        messages = [peer.sent[0] for _, peer in sockets]
+        messages = seen
+        assert len(messages) == 3
         assert messages[0] == {"type": "websocket.send", "text": '{"a":1}'}
         assert all(message is messages[0] for message in messages)
         assert hub.statistics().delivered == 3
@@ -253,11 +260,11 @@ async def test_direct_port_shares_one_message() -> None:
 
 async def test_direct_port_transport_error_ends_the_connection() -> None:
     async with Hub() as hub:
-        ws, peer = await open_ws()
-        other, _ = await open_ws()
+        peer, ws = await accepted()
+        _, other = await accepted()
         await hub.subscribe(ws, "t")
         await hub.subscribe(other, "t")
-        peer.error = ConnectionResetError()
+        peer.fail_send = ConnectionResetError()
         await hub.publish("t", "x")
         await hub.flush()
         assert ws.closed
@@ -267,7 +274,7 @@ async def test_direct_port_transport_error_ends_the_connection() -> None:
 
 async def test_connections_with_deadlines_go_through_send_frame() -> None:
     async with Hub() as hub:
-        ws, peer = await open_ws(limits=Limits(send_timeout=5))
+        peer, ws = await accepted(limits=Limits(send_timeout=5))
         await hub.subscribe(ws, "t")
         await hub.publish("t", "via send_frame")
         assert await peer.wait_frames(1) == ["via send_frame"]
@@ -275,8 +282,8 @@ async def test_connections_with_deadlines_go_through_send_frame() -> None:
 
 async def test_nothing_is_sent_once_the_application_closes() -> None:
     async with Hub(send_timeout=None) as hub:
-        ws, peer = await open_ws()
-        other, other_peer = await open_ws()
+        peer, ws = await accepted()
+        other_peer, other = await accepted()
         await hub.subscribe(ws, "t")
         await hub.subscribe(other, "t")
         await hub.publish("t", "before")  # caches the recipient list
@@ -289,14 +296,14 @@ async def test_nothing_is_sent_once_the_application_closes() -> None:
             await hub.publish("t", "during")
             await hub.flush()
             peer.gate.set()
-        assert [m["type"] for m in peer.sent] == ["websocket.send", "websocket.close"]
+        assert peer.types == ["websocket.accept", "websocket.send", "websocket.close"]
         assert await other_peer.wait_frames(2) == ["before", "during"]
         assert hub.subscribers("t") == [other]
 
 
 async def test_limits_set_after_subscribing_take_the_checked_path() -> None:
     async with Hub() as hub:
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         await hub.subscribe(ws, "t")
         await hub.publish("t", "direct")  # caches ws among the direct sends
         ws.limits = Limits(send_timeout=5)  # its fast path shuts: the hub regroups it
@@ -309,7 +316,7 @@ async def test_limits_set_after_subscribing_take_the_checked_path() -> None:
 
 async def test_forgotten_connections_are_not_watched() -> None:
     async with Hub() as hub:
-        ws, _ = await open_ws()
+        _, ws = await accepted()
         await hub.subscribe(ws, "t")
         port = Port.of(ws)
         assert port is not None
@@ -322,8 +329,8 @@ async def test_forgotten_connections_are_not_watched() -> None:
 
 async def test_too_big_for_one_connection() -> None:
     async with Hub() as hub:
-        small, small_peer = await open_ws(limits=Limits(max_send_size=40))
-        big, big_peer = await open_ws()
+        small_peer, small = await accepted(limits=Limits(max_send_size=40))
+        big_peer, big = await accepted()
         await hub.subscribe(small, "t")
         await hub.subscribe(big, "t")
         await hub.publish("t", "x" * 100)
@@ -335,7 +342,7 @@ async def test_too_big_for_one_connection() -> None:
 
 async def test_a_blocked_direct_send_becomes_a_writer() -> None:
     async with Hub(max_queue=3, send_timeout=None) as hub:
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         await hub.subscribe(ws, "t")
         peer.gate = anyio.Event()
         for i in range(5):
@@ -387,7 +394,7 @@ async def test_a_resolver_bug_loses_one_message(
 
 async def test_codec_of_each_connection_is_respected() -> None:
     async with Hub() as hub:
-        ws, peer = await open_ws(codec=JSON)
+        peer, ws = await accepted(codec=JSON)
         await hub.subscribe(ws, "t")
         await hub.publish("t", b"\x01")
         assert await peer.wait_frames(1) == [b"\x01"]
@@ -477,15 +484,15 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
         async def send0(message: Message) -> None:  # ws0's server: peer0's, then first_send
             await server0[-1](message)
 
-        peer0 = Peer()
+        peer0 = ASGIPair()
         server0.append(peer0.send)
-        socks = [await open_ws(peer0, send=send0)] + [await open_ws() for _ in range(5)]
-        for ws, _ in socks:
+        socks = [await accepted(peer0, send=send0)] + [await accepted() for _ in range(5)]
+        for _, ws in socks:
             await hub.subscribe(ws, "t")
         gone, later = FakeConnection(), FakeConnection()  # not WebSockets: the slow list
         await hub.subscribe(gone, "t")
         await hub.subscribe(later, "t")
-        (ws0, peer0), (ws1, _), (ws2, peer2), (ws3, peer3), (ws4, peer4), (ws5, peer5) = socks
+        (peer0, ws0), (_, ws1), (peer2, ws2), (peer3, ws3), (peer4, ws4), (peer5, ws5) = socks
         gate, gate4 = anyio.Event(), anyio.Event()
         peer5.gate = anyio.Event()
 
@@ -493,7 +500,7 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
             # runs in the leader's first step, before it yields: change the others' state
             Port.transport_lost(ws1)  # closed
             ws2.limits = Limits(send_timeout=5)  # no longer on the direct path
-            peer3.error = ConnectionResetError()  # its transport is gone
+            peer3.fail_send = ConnectionResetError()  # its transport is gone
             gone.end()  # a fake connection that left
             outbox4 = hub._registry.lookup(ws4)
             assert outbox4 is not None
@@ -521,12 +528,12 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
 
 async def test_a_blocked_direct_send_that_fails() -> None:
     async with Hub(send_timeout=None) as hub:
-        ws, peer = await open_ws()
-        other, other_peer = await open_ws()
+        peer, ws = await accepted()
+        other_peer, other = await accepted()
         await hub.subscribe(ws, "t")
         await hub.subscribe(other, "t")
         peer.gate = anyio.Event()
-        peer.error = ConnectionResetError()
+        peer.fail_send = ConnectionResetError()
         await hub.publish("t", "x")
         await hub.flush()
         peer.gate.set()
@@ -537,7 +544,7 @@ async def test_a_blocked_direct_send_that_fails() -> None:
 
 async def test_limits_changed_after_subscribing() -> None:
     async with Hub() as hub:
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         await hub.subscribe(ws, "t")
         await hub.publish("t", "direct")
         await hub.flush()
@@ -553,7 +560,7 @@ async def test_evicted_before_its_writer_started() -> None:
             raise RuntimeError("already gone")
 
     async with Hub(max_queue=0, overflow="close") as hub:
-        ws, peer = await open_ws()
+        peer, ws = await accepted()
         await hub.subscribe(ws, "t")
         await hub.publish("t", "cache the recipients")
         await hub.flush()

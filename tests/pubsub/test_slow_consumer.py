@@ -12,22 +12,24 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from tests._asgi_pair import ASGIPair, accepted
 from wskit.pubsub import Hub, OverflowPolicy, Subscriber
 
-from ._asgi import Peer, open_ws
 from ._fakes import FakeConnection
 
 MAX_QUEUE = 16
 MESSAGES = 1000
 
 
-async def _subscribers(kind: str) -> tuple[list[Subscriber], list[Peer | FakeConnection], object]:
+async def _subscribers(
+    kind: str,
+) -> tuple[list[Subscriber], list[ASGIPair | FakeConnection], object]:
     """99 healthy subscribers, then one that never completes a send."""
     conns: list[Subscriber] = []
-    records: list[Peer | FakeConnection] = []
+    records: list[ASGIPair | FakeConnection] = []
     for _ in range(99):
         if kind == "websocket":
-            ws, peer = await open_ws()
+            peer, ws = await accepted()
             conns.append(ws)
             records.append(peer)
         else:
@@ -35,7 +37,7 @@ async def _subscribers(kind: str) -> tuple[list[Subscriber], list[Peer | FakeCon
             conns.append(fake)
             records.append(fake)
     if kind == "websocket":
-        stalled, stalled_peer = await open_ws()
+        stalled_peer, stalled = await accepted()
         stalled_peer.gate = anyio.Event()  # never set: the server never takes the message
         conns.append(stalled)
         return conns, records, stalled
