@@ -16,6 +16,7 @@ from wskit.codecs import JSON
 from wskit.connection import Limits, Port
 from wskit.exceptions import MessageTooBig, WebSocketDisconnect
 from wskit.pubsub import Hub, OverflowPolicy
+from wskit.pubsub._fanout import HandOff
 
 from ._fakes import FakeConnection
 from ._wait import eventually
@@ -430,10 +431,10 @@ async def test_a_bug_after_a_hand_off_keeps_the_hub_alive(
         await hub.subscribe(other, "t")
         failed = hub._dispatcher._failed
 
-        def buggy(outbox: Any, exc: Exception, stop: list[bool]) -> None:
+        def buggy(outbox: Any, exc: Exception, handoff: HandOff | None = None) -> None:
             if outbox.conn is conn:
                 raise RuntimeError("bug in a failure handler")
-            failed(outbox, exc, stop)  # pragma: no cover - only conn fails here
+            failed(outbox, exc, handoff)  # pragma: no cover - only conn fails here
 
         monkeypatch.setattr(hub._dispatcher, "_failed", buggy)
         await hub.publish("t", "x")

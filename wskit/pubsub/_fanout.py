@@ -25,10 +25,15 @@ Leader hand-off keeps every coroutine in the task that started it, on asyncio an
 The deadline of a suspended send comes from a cancel scope the leader entered before it
 started the fan-out coroutine (so scopes stay nested); at hand-off its deadline is set to
 ``send_timeout`` from now. A writer whose send misses the deadline evicts its connection.
+
+A job's progress is kept in the :class:`Job` itself (which part, which :class:`Phase`, how far
+in each list), so the new leader carries on exactly where the old one stopped; the old leader
+learns what became of its blocked send from a :class:`HandOff`.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import time
@@ -52,11 +57,12 @@ if TYPE_CHECKING:
 
     from wskit._types import Message, Send
 
-    #: One codec's share of a job: the server ``send`` of each direct-port connection, their
-    #: outboxes, the other outboxes, and the message they all get.
+    #: One codec's share of a job: the server ``send`` of each connection the hub sends to
+    #: directly (through its port), their outboxes, the other outboxes (they take
+    #: ``send_frame``), and the message they all get.
     Part: TypeAlias = tuple[tuple[Send, ...], tuple[Outbox, ...], tuple[Outbox, ...], Message]
 
-__all__ = ["Dispatcher", "EvictionLog", "Job"]
+__all__ = ["Dispatcher", "EvictionLog", "HandOff", "Job", "Phase"]
 
 logger: Final = logging.getLogger("wskit.pubsub")
 
@@ -109,29 +115,45 @@ def _position(items: tuple[Any, ...], it: Iterator[Any]) -> int:
     return len(items) - length_hint(it) - 1
 
 
+class Phase(enum.Enum):
+    """Where a job stands within one part (one codec's recipients)."""
+
+    #: The direct sends, one ``await`` each and no check: the list was resolved in this same
+    #: step from groups the connections' port watchers keep exact, and nothing else runs until
+    #: a send suspends.
+    HOT = "hot"
+    #: The direct sends, each checked first (closed? busy? port still open?): the rest of the
+    #: list after a hand-off, and every later part of a job that was handed off (time passed).
+    CHECKED = "checked"
+    #: The other recipients, through ``send_frame`` (or their outbox, when busy).
+    OTHERS = "others"
+
+
+_HOT: Final = Phase.HOT
+_CHECKED: Final = Phase.CHECKED
+_OTHERS: Final = Phase.OTHERS
+
+
 class Job:
     """One published message on its way to the local subscribers of ``topic``.
 
     ``parts`` is filled by the hub's resolver when the leader starts the job, so a job queued
-    behind a hand-off sees who is busy by then. The cursors let a new leader carry on where a
-    leader that became a writer stopped: ``phase`` 0 is the hot loop over direct sends, 1 the
-    same list checked one connection at a time (the rest of it after a hand-off, and every
-    later part of a job that was handed off: time passed, connections may have closed or
-    become busy), 2 the other recipients.
+    behind a hand-off sees who is busy by then. The other fields are the job's progress, so that
+    a new leader carries on where a leader that became a writer stopped.
     """
 
     __slots__ = (
-        "cur",
         "done",
         "ended",
-        "g",
-        "it",
+        "handed_off",
+        "hot",
+        "hot_failures",
+        "in_flight",
+        "next_direct",
+        "next_other",
+        "part",
         "parts",
         "phase",
-        "pos",
-        "resumed",
-        "si",
-        "skipped",
         "source",
         "topic",
     )
@@ -143,28 +165,52 @@ class Job:
         self.done: anyio.Event | None = None
         self.ended = False
         self.parts: list[Part] | None = None
-        self.g = 0
-        self.phase = 0
-        self.it: Iterator[Send] | None = None
-        self.pos = 0
-        self.resumed = False
-        self.si = 0
-        self.cur: Outbox | None = None
-        self.skipped = 0
+        #: The index in ``parts`` of the part in progress.
+        self.part = 0
+        self.phase = _HOT
+        #: The hot loop's iterator over the part's direct sends (while it runs).
+        self.hot: Iterator[Send] | None = None
+        #: Sends of the hot loop that failed (not delivered), counted until the loop ends.
+        self.hot_failures = 0
+        #: The index of the next direct send of the CHECKED pass.
+        self.next_direct = 0
+        #: The index of the next of the part's other recipients.
+        self.next_other = 0
+        #: The recipient whose send is in flight, outside the hot loop.
+        self.in_flight: Outbox | None = None
+        #: A send of this job blocked once: its later parts run CHECKED.
+        self.handed_off = False
 
     def hot_index(self) -> int:
         """The position in the direct-send list of the send the hot loop is awaiting."""
         assert self.parts is not None
-        assert self.it is not None
-        return _position(self.parts[self.g][0], self.it)
+        assert self.hot is not None
+        return _position(self.parts[self.part][0], self.hot)
 
-    def current(self) -> Outbox:
-        """The connection whose send is in flight (where the fan-out coroutine suspended)."""
-        if self.phase == 0:
+    def blocked(self) -> Outbox:
+        """The recipient whose send suspended (where the fan-out coroutine stopped)."""
+        if self.phase is _HOT:
             assert self.parts is not None
-            return self.parts[self.g][1][self.hot_index()]
-        assert self.cur is not None
-        return self.cur
+            return self.parts[self.part][1][self.hot_index()]
+        assert self.in_flight is not None
+        return self.in_flight
+
+
+class HandOff:
+    """What driving its jobs tells a leader: whose send blocked, and whether it went through.
+
+    A leader drives jobs until a send suspends; it then hands the rest to a new leader and
+    becomes that recipient's writer (``outbox``). The fan-out coroutine finishes that one send
+    and returns, and records here whether it failed.
+    """
+
+    __slots__ = ("failed", "outbox")
+
+    def __init__(self) -> None:
+        #: The recipient whose send blocked (``None``: no send has blocked).
+        self.outbox: Outbox | None = None
+        #: The blocked send raised (it was not delivered).
+        self.failed = False
 
 
 class Dispatcher:
@@ -292,10 +338,11 @@ class Dispatcher:
     # -- the leader ------------------------------------------------------------------------------
 
     async def _lead(self) -> None:
-        handed: list[Outbox] = []
+        handoff = HandOff()
         with anyio.CancelScope() as scope:
-            await self._lead_jobs(scope, handed)
-        outbox = handed[0]
+            await self._lead_jobs(scope, handoff)
+        outbox = handoff.outbox
+        assert outbox is not None  # the jobs loop ends on a hand-off only
         try:
             if scope.cancelled_caught:  # the deadline passed, or it was evicted
                 self.evict(outbox, _OVERDUE)
@@ -304,24 +351,24 @@ class Dispatcher:
         finally:
             self._release(outbox)
 
-    async def _lead_jobs(self, scope: anyio.CancelScope, handed: list[Outbox]) -> None:
+    async def _lead_jobs(self, scope: anyio.CancelScope, handoff: HandOff) -> None:
         """Run jobs until one of their sends blocks; then return, as that connection's writer."""
         jobs = self._jobs
         while True:
             while jobs:
                 job = jobs.popleft()
-                stop: list[bool] = []
                 try:
                     if job.parts is None:
                         job.parts = self._resolve(job)
-                    await self._drive(self._fan(job, stop), job, stop, scope, handed)
+                    await self._drive(self._fan(job, handoff), job, handoff, scope)
                 except Exception:  # a bug: keep the hub alive, lose this one message
                     logger.exception("pub/sub fan-out failed")
-                    if not handed:
+                    if handoff.outbox is None:
                         self._finished(job)
                         continue
-                if handed:
-                    if len(stop) == 1 and not handed[0].closed:  # the blocked send went through
+                outbox = handoff.outbox
+                if outbox is not None:
+                    if not handoff.failed and not outbox.closed:  # the blocked send went through
                         self.delivered += 1
                     return
                 self._finished(job)
@@ -347,18 +394,15 @@ class Dispatcher:
         self,
         fan: Coroutine[Any, Any, None],
         job: Job,
-        stop: list[bool],
+        handoff: HandOff,
         scope: anyio.CancelScope,
-        handed: list[Outbox],
     ) -> Generator[Any, Any, None]:
         """Run ``fan`` one step; if a send suspends, hand off and finish that send here."""
         try:
             yielded = fan.send(None)
         except StopIteration:
             return
-        outbox = job.current()
-        stop.append(True)
-        handed.append(outbox)
+        handoff.outbox = outbox = job.blocked()
         self._hand_off(job, outbox, scope)
         while True:
             try:
@@ -384,92 +428,99 @@ class Dispatcher:
         self._changed(outbox)
         if self.send_timeout is not None:
             scope.deadline = anyio.current_time() + self.send_timeout
-        job.resumed = True
-        if job.phase == 0:
-            # The rest of the hot list runs checked: by the time a new leader gets to it, some
-            # of those connections may have closed or become busy.
+        job.handed_off = True
+        if job.phase is _HOT:
+            # The rest of the hot list runs CHECKED: by the time a new leader gets to it, some
+            # of those connections may have closed or become busy. The hot loop's iterator is
+            # emptied, so that loop ends once the send in flight returns: it needs no check
+            # per recipient.
             index = job.hot_index()
-            self.delivered += index - job.skipped
-            job.skipped = 0
-            job.pos = index + 1
-            job.it = None
-            job.phase = 1
+            self.delivered += index - job.hot_failures
+            job.hot_failures = 0
+            job.next_direct = index + 1
+            assert job.hot is not None
+            deque(job.hot, maxlen=0)
+            job.hot = None
+            job.phase = _CHECKED
         self._jobs.appendleft(job)
         assert self._tg is not None  # a leader only runs while the hub does
         self._tg.start_soon(self._lead, name="wskit.pubsub leader")
 
-    async def _fan(self, job: Job, stop: list[bool]) -> None:
-        """Deliver ``job`` to every recipient; return early once ``stop`` is set."""
+    async def _fan(self, job: Job, handoff: HandOff) -> None:
+        """Deliver ``job`` to every recipient; return early once a send was handed off."""
         parts = job.parts
         assert parts is not None
         topic = job.topic
-        while job.g < len(parts):
-            sends, fast, slow, message = parts[job.g]
-            if job.phase == 0:
-                it = job.it = iter(sends)
+        while job.part < len(parts):
+            sends, direct, others, message = parts[job.part]
+            if job.phase is _HOT:
+                hot = job.hot = iter(sends)
                 # The hot loop: one await per connection. The list is exact: it was resolved in
-                # this same step, from groups that a connection's fast-path watcher drops the
-                # moment it stops taking direct sends (it starts closing, say), and nothing
-                # else runs until a send suspends (after that, the rest goes through phase 1).
-                for send in it:
+                # this same step, from groups that a connection's port watcher drops the moment
+                # it stops taking direct sends (it starts closing, say), and nothing else runs
+                # until a send suspends (after that, the rest goes through the CHECKED pass).
+                for send in hot:
                     try:
                         await send(message)
                     except Exception as exc:
-                        self._hot_failed(job, fast[_position(sends, it)], exc, stop)
-                    if stop:
-                        return
-                self.delivered += len(sends) - job.skipped
-                job.skipped = 0
-                job.it = None
-                job.phase = 2
-            elif job.phase == 1:
-                while job.pos < len(sends):
-                    index = job.pos
-                    job.pos += 1
-                    outbox = fast[index]
+                        self._hot_failed(job, handoff, direct[_position(sends, hot)], exc)
+                if handoff.outbox is not None:
+                    return  # handed off: the new leader has the rest (``hot`` was emptied)
+                self.delivered += len(sends) - job.hot_failures
+                job.hot_failures = 0
+                job.hot = None
+                job.phase = _OTHERS
+            elif job.phase is _CHECKED:
+                while job.next_direct < len(sends):
+                    index = job.next_direct
+                    job.next_direct += 1
+                    outbox = direct[index]
                     if not self._ready(outbox, message, topic):
                         continue
-                    job.cur = outbox
+                    job.in_flight = outbox
                     try:
                         await sends[index](message)
                     except Exception as exc:
-                        self._failed(outbox, exc, stop)
+                        self._failed(outbox, exc, handoff)
                     else:
-                        if not stop:
+                        if handoff.outbox is None:
                             self.delivered += 1
-                    if stop:
+                    if handoff.outbox is not None:
                         return
-                job.phase = 2
-            while job.si < len(slow):
-                outbox = slow[job.si]
-                job.si += 1
+                job.phase = _OTHERS
+            while job.next_other < len(others):
+                outbox = others[job.next_other]
+                job.next_other += 1
                 if outbox.closed:
                     continue
                 if outbox.busy:
                     self._enqueue(outbox, message, topic)
                     continue
-                job.cur = outbox
+                job.in_flight = outbox
                 try:
                     await outbox.conn.send_frame(frame_of(message))
                 except Exception as exc:
-                    self._failed(outbox, exc, stop)
+                    self._failed(outbox, exc, handoff)
                 else:
-                    if not stop:
+                    if handoff.outbox is None:
                         self.delivered += 1
-                if stop:
+                if handoff.outbox is not None:
                     return
-            job.g += 1
-            # Once a job was handed off, time passed: its later parts run checked too.
-            job.phase = 1 if job.resumed else 0
-            job.pos = 0
-            job.si = 0
+            job.part += 1
+            # Once a job was handed off, time passed: its later parts run CHECKED too.
+            job.phase = _CHECKED if job.handed_off else _HOT
+            job.next_direct = 0
+            job.next_other = 0
 
     # -- per-connection outcomes -------------------------------------------------------------
 
-    def _hot_failed(self, job: Job, outbox: Outbox, exc: Exception, stop: list[bool]) -> None:
-        if not stop:
-            job.skipped += 1
-        self._failed(outbox, exc, stop)
+    def _hot_failed(self, job: Job, handoff: HandOff, outbox: Outbox, exc: Exception) -> None:
+        """A send of the hot loop raised: ``outbox``'s, or the handed-off one's."""
+        if handoff.outbox is None:
+            job.hot_failures += 1
+        else:  # the send in flight at the hand-off (the loop's iterator is empty by now)
+            outbox = handoff.outbox
+        self._failed(outbox, exc, handoff)
 
     def _ready(self, outbox: Outbox, message: Message, topic: str | None) -> bool:
         """Whether a direct send to ``outbox`` may go now (else it is queued or skipped)."""
@@ -483,10 +534,10 @@ class Dispatcher:
             return False
         return True
 
-    def _failed(self, outbox: Outbox, exc: Exception, stop: list[bool]) -> None:
+    def _failed(self, outbox: Outbox, exc: Exception, handoff: HandOff | None = None) -> None:
         """A send raised: drop the message, or forget a connection that is gone."""
-        if stop:
-            stop.append(False)  # tells the leader the straggler did not go through
+        if handoff is not None and handoff.outbox is not None:
+            handoff.failed = True  # the send in flight at the hand-off did not go through
         if isinstance(exc, MessageTooBig):
             outbox.dropped += 1
             self.dropped += 1
@@ -552,7 +603,6 @@ class Dispatcher:
     async def _drain(self, outbox: Outbox) -> None:
         """Send what is queued for ``outbox``, in order, each within the send deadline."""
         timeout = math.inf if self.send_timeout is None else self.send_timeout
-        stop: list[bool] = []
         while outbox.queue and not outbox.closed:
             message = outbox.queue.popleft()
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
@@ -566,7 +616,7 @@ class Dispatcher:
                     else:
                         await outbox.conn.send_frame(frame_of(message))
                 except Exception as exc:
-                    self._failed(outbox, exc, stop)
+                    self._failed(outbox, exc)
                 else:
                     self.delivered += 1
             if scope.cancelled_caught:  # the deadline passed, or it was evicted
