@@ -51,6 +51,8 @@ from .operations import Operation as Operation
 from .operations import OperationError as OperationError
 from .operations import OperationRouter as OperationRouter
 from .policies import OriginPolicy as OriginPolicy
+from .policies import RateLimit as RateLimit
+from .policies import RateLimitPolicy as RateLimitPolicy
 from .policies import RouteOptions as RouteOptions
 from .policies import SubprotocolPolicy as SubprotocolPolicy
 from .pubsub import Hub as Hub
@@ -58,8 +60,6 @@ from .pubsub import HubStatistics as HubStatistics
 from .pubsub import MemoryBackend as MemoryBackend
 from .pubsub import OverflowPolicy as OverflowPolicy
 from .pubsub.backends import lazy_redis_backend
-from .ratelimit import RateLimit as RateLimit
-from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .routing import Route as Route
 from .serving import ServerOptions as ServerOptions
 from .serving import check_multiprocess_safety as check_multiprocess_safety

@@ -6,9 +6,9 @@ These are the policies that act *after* accept (the handshake ones are in
 per-message fast path is untouched. An endpoint with any of them gets, per connection, a
 :class:`Guard` that wraps the server's ``receive``:
 
-* **rate limit** (:class:`~wskit.ratelimit.RateLimit`): each ``websocket.receive`` takes tokens;
-  over the limit the guard closes with 1008 or answers with a ``rate_limited`` error envelope
-  and drops the message.
+* **rate limit** (:class:`~wskit.policies.ratelimit.RateLimit`): each ``websocket.receive``
+  takes tokens; over the limit the guard closes with 1008 or answers with a ``rate_limited``
+  error envelope and drops the message.
 * **idle timeout**: a receive that waits longer than ``idle_timeout`` seconds for the client
   closes the connection with 1008 ("idle timeout"). As with the operation router's
   ``idle_timeout``, only time spent waiting for the client counts. It is a deadline on the
@@ -36,7 +36,7 @@ import anyio
 from starlette.websockets import WebSocketState
 
 from .connection import WebSocket
-from .ratelimit import RateLimit, TokenBucket, message_size
+from .policies.ratelimit import RateLimit, TokenBucket, message_size
 from .status import CloseCode
 
 if TYPE_CHECKING:

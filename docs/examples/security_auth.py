@@ -45,7 +45,7 @@ def check_ticket(ticket: str) -> str | None:
 import logging
 
 from wskit import App, Limits, WebSocket
-from wskit.ratelimit import RateLimit
+from wskit.policies.ratelimit import RateLimit
 
 logger = logging.getLogger(__name__)
 

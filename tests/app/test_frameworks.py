@@ -35,7 +35,7 @@ from wskit.connection import WebSocket
 from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
 from wskit.policies import RouteOptions
-from wskit.ratelimit import RateLimit
+from wskit.policies.ratelimit import RateLimit
 from wskit.testing import TestClient, WebSocketDenied
 
 

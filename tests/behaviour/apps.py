@@ -24,9 +24,9 @@ from wskit.app import App, Registry
 from wskit.connection import Limits, WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
+from wskit.policies.ratelimit import RateLimit
 from wskit.pubsub import Hub
 from wskit.pubsub.backends.base import Backend
-from wskit.ratelimit import RateLimit
 
 __all__ = [
     "BIG_LIMIT",

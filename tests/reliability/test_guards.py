@@ -32,7 +32,7 @@ from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect
 from wskit.operations import OperationRouter
 from wskit.policies import Handshake, RouteOptions
-from wskit.ratelimit import RateLimit, TokenBucket, message_size
+from wskit.policies.ratelimit import RateLimit, TokenBucket, message_size
 from wskit.testing import TestClient, WebSocketTestSession
 
 from ._helpers import Records, count_tasks, settled_tasks

@@ -39,15 +39,16 @@ import string
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypedDict, Unpack
 
-from .codecs import JSON, Codec
-from .exceptions import Denied
-from .limits import DEFAULT_LIMITS
+from wskit.codecs import JSON, Codec
+from wskit.exceptions import Denied
+from wskit.limits import DEFAULT_LIMITS
+
 from .ratelimit import RateLimit
 
 if TYPE_CHECKING:
-    from ._types import Scope
-    from .connection import WebSocket
-    from .limits import Limits
+    from wskit._types import Scope
+    from wskit.connection import WebSocket
+    from wskit.limits import Limits
 
 __all__ = [
     "INHERIT",
