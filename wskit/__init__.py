@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketState as WebSocketState
 
 from .app import App as App
 from .app import Registry as Registry
+from .app.routing import Route as Route
 from .asyncapi import AsyncAPIApp as AsyncAPIApp
 from .codecs import JSON as JSON
 from .codecs import MSGPACK as MSGPACK
@@ -60,7 +61,6 @@ from .pubsub import HubStatistics as HubStatistics
 from .pubsub import MemoryBackend as MemoryBackend
 from .pubsub import OverflowPolicy as OverflowPolicy
 from .pubsub.backends import lazy_redis_backend
-from .routing import Route as Route
 from .serving import ServerOptions as ServerOptions
 from .serving import check_multiprocess_safety as check_multiprocess_safety
 from .serving import serve as serve

@@ -14,10 +14,10 @@ import pytest
 from tests.app.conftest import Records, echo
 from wskit._types import Message, Receive, Scope, Send
 from wskit.app import App
+from wskit.app.routing import Route
 from wskit.codecs import MSGPACK
 from wskit.connection import Limits, WebSocket
 from wskit.exceptions import Denied, WebSocketDisconnect
-from wskit.routing import Route
 from wskit.testing import LifespanError, TestClient, WebSocketDenied
 
 # -- handler outcomes ---------------------------------------------------------------------------

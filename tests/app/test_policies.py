@@ -11,6 +11,7 @@ import pytest
 from tests.app.conftest import Records, echo, rewrite_scope
 from wskit._types import Scope
 from wskit.app import App
+from wskit.app.routing import Route
 from wskit.codecs import JSON, MSGPACK
 from wskit.connection import WebSocket
 from wskit.exceptions import Denied, WebSocketDisconnect
@@ -22,7 +23,6 @@ from wskit.policies import (
     SubprotocolPolicy,
     parse_origin,
 )
-from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 
 ALLOWED = "https://app.example.com"

@@ -12,9 +12,9 @@ from starlette.routing import NoMatchFound
 from tests.app.conftest import echo, rewrite_scope
 from wskit._types import Receive, Scope, Send
 from wskit.app import App
+from wskit.app.routing import Mount, Route, RouteTable, route_path
 from wskit.connection import WebSocket
 from wskit.contrib.starlette import Endpoint, WebSocketRoute
-from wskit.routing import Mount, Route, RouteTable, route_path
 from wskit.testing import TestClient, WebSocketDenied
 
 

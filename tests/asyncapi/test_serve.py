@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from wskit.app import App
+from wskit.app.routing import Route
 from wskit.asyncapi import AsyncAPIApp, to_yaml
 from wskit.asyncapi.cli import main, served
-from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 
 from .sample import app, docs

@@ -24,9 +24,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute as StarletteWebSocketRoute
 
 from tests._services import timeout
-from wskit._guard import Guard
 from wskit._types import ASGIApp, Receive, Scope, Send
 from wskit.app import App, Registry
+from wskit.app._guards import Guard
 from wskit.connection import Limits, WebSocket
 from wskit.contrib.starlette import Endpoint, WebSocketRoute
 from wskit.exceptions import WebSocketDisconnect

@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 
 from tests._upstream import passed_through
 from wskit.app import App
+from wskit.app.routing import Route
 from wskit.codecs import MSGPACK, JSONCodec
 from wskit.connection import WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 from wskit.exceptions import Timeout, WebSocketDisconnect
-from wskit.routing import Route
 from wskit.testing import TestClient, WebSocketDenied
 from wskit.views import WebSocketView
 

@@ -30,9 +30,9 @@ from urllib.parse import urlsplit
 
 from starlette import routing as starlette_routing
 
+from ..app.routing import Mount, Route
 from ..operations.envelope import EnvelopeFormat, ErrorPayload, accepts_none
 from ..operations.router import OperationRouter
-from ..routing import Mount, Route
 from ..views import WebSocketView
 from .schema import SchemaSet
 

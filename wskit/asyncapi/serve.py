@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._extras import require
-from ..routing import route_path
+from ..app.routing import route_path
 from .document import build
 from .html import render_html
 

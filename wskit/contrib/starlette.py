@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Unpack
 
 from starlette import routing
 
+from ..app.registry import EndpointSpec, Registry, run_handler
+from ..app.routing import Handler
 from ..policies import Handshake, RouteOptions, check_options
-from ..registry import EndpointSpec, Registry, run_handler
-from ..routing import Handler
 
 if TYPE_CHECKING:
     from starlette.middleware import Middleware

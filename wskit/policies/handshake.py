@@ -17,7 +17,7 @@ are on. A refused handshake raises :class:`~wskit.exceptions.Denied`, which the 
   that accepts by hand passes it on (``await ws.accept(ws.subprotocol)``).
 
 Three more policies act after accept, on the open connection, and are resolved the same way
-(per app, overridable per route, free when off; see :mod:`wskit._guard`): a per-connection
+(per app, overridable per route, free when off; see :mod:`wskit.app._guards`): a per-connection
 :class:`~wskit.ratelimit.RateLimit` (close 1008 or an error reply), ``idle_timeout`` (close
 1008 "idle timeout") and ``max_lifespan`` (close 1001 "connection lifespan ended").
 

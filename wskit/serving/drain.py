@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.abc
 
+from ..app.registry import SHUTDOWN_REASON
 from ..connection import LIVE_EXTENSION, WebSocket
-from ..registry import SHUTDOWN_REASON
 from ..status import CloseCode
 from .options import DRAIN_BACKSTOP, DRAIN_GRACE
 

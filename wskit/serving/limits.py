@@ -24,9 +24,9 @@ from types import FrameType
 from typing import Final
 
 from ..app import App
+from ..app.routing import Route
 from ..contrib.starlette import Endpoint
 from ..limits import DEFAULT_LIMITS
-from ..routing import Route
 from .options import AUTO, ServerOptions
 
 __all__ = [

@@ -46,15 +46,16 @@ import anyio
 from starlette.datastructures import URLPath
 from starlette.routing import NoMatchFound
 
+from wskit.connection import WebSocket
+from wskit.exceptions import Denied
+from wskit.policies import Handshake, OverloadPolicy, RouteOptions, check_options
+
 from ._lifespan import LifespanFailure, SubLifespan
-from .connection import WebSocket
-from .exceptions import Denied
-from .policies import Handshake, OverloadPolicy, RouteOptions, check_options
 from .registry import EndpointSpec, Registry, refuse
 from .routing import Handler, Mount, Route, RouteTable, route_path
 
 if TYPE_CHECKING:
-    from ._types import ASGIApp, Receive, Scope, Send
+    from wskit._types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["App", "Lifespan", "Registry"]
 
@@ -321,7 +322,7 @@ class App:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        from .serving.limits import check_server_limit
+        from wskit.serving.limits import check_server_limit
 
         check_server_limit(self)  # a server of the user's own, whose limit is below ours
         if self.http_app is None:

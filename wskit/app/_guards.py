@@ -35,15 +35,16 @@ from typing import TYPE_CHECKING, Final
 import anyio
 from starlette.websockets import WebSocketState
 
-from .connection import WebSocket
-from .policies.ratelimit import RateLimit, TokenBucket, message_size
-from .status import CloseCode
+from wskit.connection import WebSocket
+from wskit.policies.ratelimit import RateLimit, TokenBucket, message_size
+from wskit.status import CloseCode
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._types import Message, Receive, Scope, Send
-    from .policies import Handshake
+    from wskit._types import Message, Receive, Scope, Send
+    from wskit.policies import Handshake
+
     from .routing import Handler
 
 __all__ = ["Guard", "GuardSpec"]
@@ -67,8 +68,8 @@ def _error_reply(handler: object, limit: RateLimit) -> Callable[[WebSocket], Awa
     The envelope is the operation router's error envelope: the router's own (field names
     included) when the handler is an ``OperationRouter``, else the default format.
     """
-    from .operations.envelope import DEFAULT_FORMAT
-    from .operations.errors import ErrorHandling
+    from wskit.operations.envelope import DEFAULT_FORMAT
+    from wskit.operations.errors import ErrorHandling
 
     errors = getattr(handler, "errors", None)
     if not isinstance(errors, ErrorHandling):

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from ._types import Message
+from wskit._types import Message
 
 if TYPE_CHECKING:
-    from ._types import ASGIApp, Scope
+    from wskit._types import ASGIApp, Scope
 
 __all__ = ["LifespanFailure", "SubLifespan"]
 
