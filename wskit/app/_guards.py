@@ -36,6 +36,8 @@ import anyio
 from starlette.websockets import WebSocketState
 
 from wskit.connection import WebSocket
+from wskit.operations.envelope import DEFAULT_FORMAT
+from wskit.operations.errors import ErrorHandling
 from wskit.policies.ratelimit import RateLimit, TokenBucket, message_size
 from wskit.status import CloseCode
 
@@ -68,9 +70,6 @@ def _error_reply(handler: object, limit: RateLimit) -> Callable[[WebSocket], Awa
     The envelope is the operation router's error envelope: the router's own (field names
     included) when the handler is an ``OperationRouter``, else the default format.
     """
-    from wskit.operations.envelope import DEFAULT_FORMAT
-    from wskit.operations.errors import ErrorHandling
-
     errors = getattr(handler, "errors", None)
     if not isinstance(errors, ErrorHandling):
         errors = ErrorHandling(DEFAULT_FORMAT)

@@ -322,7 +322,7 @@ class App:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        from wskit.serving.limits import check_server_limit
+        from .server_limit import check_server_limit  # it imports this module
 
         check_server_limit(self)  # a server of the user's own, whose limit is below ours
         if self.http_app is None:

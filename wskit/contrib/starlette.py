@@ -87,6 +87,11 @@ class Endpoint:
         #: The handler, settings and guards, resolved once (the App's per-route record).
         self.spec = EndpointSpec(handler, self.handshake)
 
+    @property
+    def wskit_endpoint(self) -> Endpoint:
+        """The endpoint itself, as a :class:`WebSocketRoute`'s (what a walk of the app finds)."""
+        return self
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ``websocket`` scope."""
         ws, handler = self.spec.connect(scope, receive, send)
