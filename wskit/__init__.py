@@ -51,6 +51,7 @@ from .operations import ErrorPolicy as ErrorPolicy
 from .operations import Operation as Operation
 from .operations import OperationError as OperationError
 from .operations import OperationRouter as OperationRouter
+from .operations import WebSocketView as WebSocketView
 from .policies import OriginPolicy as OriginPolicy
 from .policies import RateLimit as RateLimit
 from .policies import RateLimitPolicy as RateLimitPolicy
@@ -66,7 +67,6 @@ from .serving import check_multiprocess_safety as check_multiprocess_safety
 from .serving import serve as serve
 from .serving import serve_async as serve_async
 from .status import CloseCode as CloseCode
-from .views import WebSocketView as WebSocketView
 
 __version__ = "0.1.0"
 

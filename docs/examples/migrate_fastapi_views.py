@@ -1,4 +1,4 @@
-"""From fastapi-views' ``WebSocketAPIView`` to ``wskit.views.WebSocketView``."""
+"""From fastapi-views' ``WebSocketAPIView`` to ``wskit.WebSocketView``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 # --8<-- [start:view]
 import msgspec
 
-from wskit.views import WebSocketView
+from wskit.operations import WebSocketView
 
 
 class ChatIn(msgspec.Struct):
@@ -40,7 +40,7 @@ class Chat(WebSocketView[ChatIn, ChatOut]):
 
 
 # --8<-- [start:handler]
-from wskit.views import WebSocketView
+from wskit.operations import WebSocketView
 
 
 class Echo(WebSocketView[str, str]):

@@ -10,8 +10,7 @@ import msgspec
 from wskit.app import App
 from wskit.asyncapi import AsyncAPIApp
 from wskit.connection import WebSocket
-from wskit.operations import OperationRouter
-from wskit.views import WebSocketView
+from wskit.operations import OperationRouter, WebSocketView
 
 
 class Circle(msgspec.Struct, tag="circle"):

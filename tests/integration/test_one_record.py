@@ -27,8 +27,7 @@ from wskit._types import ASGIApp, Receive, Scope, Send
 from wskit.app import App
 from wskit.connection import WebSocket
 from wskit.contrib.starlette import WebSocketRoute
-from wskit.operations import OperationRouter
-from wskit.views import WebSocketView
+from wskit.operations import OperationRouter, WebSocketView
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import anyio
 import msgspec
 
-from wskit.operations import OperationError
-from wskit.views import WebSocketView
+from wskit.operations import OperationError, WebSocketView
 
 
 class ChatIn(msgspec.Struct):

@@ -18,8 +18,8 @@ from wskit.codecs import MSGPACK, JSONCodec
 from wskit.connection import WebSocket
 from wskit.contrib.starlette import WebSocketRoute
 from wskit.exceptions import Timeout, WebSocketDisconnect
+from wskit.operations import WebSocketView
 from wskit.testing import TestClient, WebSocketDenied
-from wskit.views import WebSocketView
 
 from .models import (
     BrokenCleanup,

@@ -33,7 +33,7 @@ from starlette import routing as starlette_routing
 from ..app.routing import Mount, Route
 from ..operations.envelope import EnvelopeFormat, ErrorPayload, accepts_none
 from ..operations.router import OperationRouter
-from ..views import WebSocketView
+from ..operations.views import WebSocketView
 from .schema import SchemaSet
 
 __all__ = ["ASYNCAPI_VERSION", "build"]
@@ -296,7 +296,7 @@ def build(
     Args:
         source: A :class:`wskit.App` or Starlette app (every WebSocket route, through Starlette
             ``Mount``\\ s), an :class:`~wskit.operations.OperationRouter`, a
-            :class:`~wskit.views.WebSocketView` class, or a handler.
+            :class:`~wskit.operations.views.WebSocketView` class, or a handler.
         title: ``info.title``.
         version: ``info.version`` (your API's version, not AsyncAPI's).
         description: ``info.description``.

@@ -1,9 +1,10 @@
-"""Typed operations over a JSON / MessagePack envelope: ``OperationRouter`` and its parts.
+"""Handlers with typed messages: ``OperationRouter`` over an envelope, and ``WebSocketView``.
 
 ``{"type": "chat.send", "payload": {...}, "id": 7}`` in, ``{"type": "chat.sent", "payload":
 {...}, "id": 7}`` out: see :class:`OperationRouter`, the error envelope
 (:class:`~wskit.operations.envelope.ErrorPayload`) and the bad-input policies
-(:mod:`wskit.operations.errors`).
+(:mod:`wskit.operations.errors`), which class-based endpoints
+(:class:`~wskit.operations.views.WebSocketView`) share.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .envelope import CorrelationId, EnvelopeFormat, ErrorPayload
 from .errors import BadMessage, ErrorCode, ErrorHandling, ErrorPolicy, OperationError
 from .router import Emit, Operation, OperationRouter
 from .session import Session
+from .views import WebSocketView
 
 __all__ = [
     "BadMessage",
@@ -26,4 +28,5 @@ __all__ = [
     "OperationError",
     "OperationRouter",
     "Session",
+    "WebSocketView",
 ]
