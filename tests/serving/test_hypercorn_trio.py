@@ -1,8 +1,8 @@
 """hypercorn 0.18.0's trio worker: a write refused while the connection closes ends the worker.
 
-The race needs two tasks to meet inside one checkpoint (see ``wskit._hypercorn_trio``), so it
-is shown here with a socket stream that refuses the write the way trio does when another task
-is sending the EOF; the cluster tests' short-lived ``/stats`` connections on the trio worker
+The race needs two tasks to meet inside one checkpoint (see ``wskit.serving._hypercorn_trio``),
+so it is shown here with a socket stream that refuses the write the way trio does when another
+task is sending the EOF; the cluster tests' short-lived ``/stats`` connections on the trio worker
 met it for real (``wskit run`` exited, every connection of the process dropped).
 """
 
@@ -17,7 +17,7 @@ from hypercorn.events import Closed, RawData
 from hypercorn.trio import run
 from hypercorn.trio.tcp_server import TCPServer as HypercornTCPServer
 
-from wskit._hypercorn_trio import TCPServer, install
+from wskit.serving._hypercorn_trio import TCPServer, install
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ async def run(
     if _current_library() == "trio":
         from hypercorn.trio.run import worker_serve as trio_serve
 
-        from .._hypercorn_trio import install as install_trio
+        from ._hypercorn_trio import install as install_trio
 
         install_trio()  # a close racing a write must not end the worker (see the module)
 
