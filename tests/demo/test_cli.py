@@ -18,7 +18,7 @@ import pytest
 from tests._services import free_port
 from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env, create_app
 from wskit.demo.cli import configure, demo_config, main, run_demo, serve_demo
-from wskit.demo.status import ClearingStream, StatusLine
+from wskit.demo.terminal import ClearingStream, StatusLine
 from wskit.exceptions import MissingExtra
 from wskit.serving import Listening, ServerOptions
 

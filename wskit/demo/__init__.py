@@ -6,6 +6,6 @@
 * :mod:`wskit.demo.store`: presence and history, in memory or in Redis;
 * :mod:`wskit.demo.web`: the page, its files and the AsyncAPI document over plain HTTP;
 * :mod:`wskit.demo.cli`: the ``wskit demo`` command and its terminal status line
-  (:mod:`wskit.demo.status`);
+  (:mod:`wskit.demo.terminal`);
 * ``static/``: the browser page (plain HTML, CSS and JavaScript, no build step, no CDN).
 """

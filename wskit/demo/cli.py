@@ -32,7 +32,7 @@ from wskit.serving import Listening, ServerOptions, configure_logging, serve_asy
 from wskit.serving.process import run_loop
 
 from .app import CONFIG_ENV, DemoConfig, create_app
-from .status import ClearingStream, StatusLine
+from .terminal import ClearingStream, StatusLine
 
 if TYPE_CHECKING:
     from .app import DemoApp
