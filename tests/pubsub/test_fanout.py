@@ -374,7 +374,7 @@ async def test_a_resolver_bug_loses_one_message(
     async with Hub() as hub:
         conn = FakeConnection()
         await hub.subscribe(conn, "t")
-        original = hub._registry.resolve
+        original = hub._subscriptions.resolve
         calls = 0
 
         def flaky(job: Any) -> Any:
@@ -503,7 +503,7 @@ async def test_the_rest_of_a_hand_off_is_checked_one_by_one() -> None:
             ws2.limits = Limits(send_timeout=5)  # no longer on the direct path
             peer3.fail_send = ConnectionResetError()  # its transport is gone
             gone.end()  # a fake connection that left
-            outbox4 = hub._registry.lookup(ws4)
+            outbox4 = hub._subscriptions.lookup(ws4)
             assert outbox4 is not None
             peer4.gate = gate4
             outbox4.append({"type": "websocket.send", "text": "earlier"})
@@ -652,7 +652,7 @@ async def test_a_publish_finds_a_send_overdue() -> None:
             stuck = Shielded(gate=gate)
             await hub.subscribe(stuck, "t")
             await hub.publish("t", "1")
-            outbox = hub._registry.lookup(stuck)
+            outbox = hub._subscriptions.lookup(stuck)
             assert outbox is not None
             outbox.since -= 61  # as if its send had started a minute ago
             await hub.publish("t", "2")

@@ -418,7 +418,7 @@ async def test_policies_of_broadcasts_and_second_patterns() -> None:
         for i in range(3):
             await hub.broadcast(f"b{i}")  # no topic: the hub's policy, drop_newest
         await hub.flush()
-        outbox = hub._registry.lookup(conn)
+        outbox = hub._subscriptions.lookup(conn)
         assert "busy queued=1 dropped=1" in repr(outbox)
         for i in range(3):
             await hub.publish("room.1", f"r{i}")  # the second pattern's policy

@@ -33,7 +33,7 @@ from wskit.codecs import JSON, Codec
 from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, WouldBlock
 
 from ._fanout import Dispatcher, Job
-from ._registry import Local, Registry
+from ._subscriptions import Local, Subscriptions
 from ._wire import decode_envelope, encode_envelope, new_origin
 from .backends.memory import MemoryBackend
 from .history import HistoryEntry
@@ -102,7 +102,7 @@ class Hub:
         self.max_pending = max_pending
         self._origin = new_origin()
         self._seq = 0
-        self._registry = registry = Registry(codec, max_queue, self.overflow)
+        self._subscriptions = subscriptions = Subscriptions(codec, max_queue, self.overflow)
         self._checks: dict[str, Callable[[object], None]] = {}
         self._remote: set[tuple[str, bool]] = set()
         self._dirty_event: anyio.Event | None = None
@@ -119,10 +119,10 @@ class Hub:
         self._on_close_callback = self._on_close
         self._dispatcher = Dispatcher(
             send_timeout=send_timeout,
-            resolve=registry.resolve,
-            policy=registry.policy,
+            resolve=subscriptions.resolve,
+            policy=subscriptions.policy,
             forget=self._forget,
-            changed=registry.changed,
+            changed=subscriptions.changed,
         )
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ class Hub:
         try:
             await stack.aclose()
         finally:
-            self._registry.clear()
+            self._subscriptions.clear()
             self._remote.clear()
 
     async def __aenter__(self) -> Hub:
@@ -214,20 +214,20 @@ class Hub:
             WebSocketDisconnected: The connection has already ended.
         """
         self._check_running()
-        self._registry.outbox(ws, self._on_close_callback)
+        self._subscriptions.outbox(ws, self._on_close_callback)
 
     def remove(self, ws: Subscriber) -> None:
         """Forget ``ws``: end its subscriptions and drop what is queued for it."""
         self._on_close(ws)
 
     def _on_close(self, ws: object) -> None:
-        outbox = self._registry.lookup(ws)
+        outbox = self._subscriptions.lookup(ws)
         if outbox is not None:
             self._forget(outbox)
 
     def _forget(self, outbox: Outbox) -> None:
-        self._registry.forget(outbox)
-        if self._registry.dirty:
+        self._subscriptions.forget(outbox)
+        if self._subscriptions.dirty:
             self._wake_reconciler()
 
     async def subscribe(
@@ -261,28 +261,28 @@ class Hub:
             if not self._backend.supports_patterns:
                 raise ValueError(f"{type(self._backend).__name__} does not support patterns")
             compile_pattern(topic)
-        outbox = self._registry.outbox(ws, self._on_close_callback)
-        self._registry.subscribe(outbox, topic, policy, pattern)
-        if self._registry.dirty:
+        outbox = self._subscriptions.outbox(ws, self._on_close_callback)
+        self._subscriptions.subscribe(outbox, topic, policy, pattern)
+        if self._subscriptions.dirty:
             await self._reconcile()
 
     async def unsubscribe(self, ws: Subscriber, topic: str) -> None:
         """Stop delivering ``topic`` (a topic or a pattern) to ``ws``; nothing if not subscribed."""
-        outbox = self._registry.lookup(ws)
+        outbox = self._subscriptions.lookup(ws)
         if outbox is None:
             return
-        self._registry.unsubscribe(outbox, topic)
-        if self._registry.dirty and self._tg is not None:
+        self._subscriptions.unsubscribe(outbox, topic)
+        if self._subscriptions.dirty and self._tg is not None:
             await self._reconcile()
 
     def topics(self, ws: Subscriber) -> list[str]:
         """The topics and patterns ``ws`` is subscribed to."""
-        outbox = self._registry.lookup(ws)
+        outbox = self._subscriptions.lookup(ws)
         return [] if outbox is None else [*outbox.topics, *outbox.patterns]
 
     def subscribers(self, topic: str) -> list[Subscriber]:
         """The connections a message published to ``topic`` now would reach."""
-        return [outbox.conn for outbox in self._registry.members(topic)]
+        return [outbox.conn for outbox in self._subscriptions.members(topic)]
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -290,7 +290,7 @@ class Hub:
         check = self._checks.get(topic)
         if check is not None:
             check(value)
-        source, name, body = self._registry.source(value)
+        source, name, body = self._subscriptions.source(value)
         self._seq += 1
         payload = encode_envelope(self._origin, self._seq, source.kind, name, body)
         limit = self._backend.max_payload
@@ -299,7 +299,7 @@ class Hub:
         return source, payload
 
     def _local(self, topic: str) -> bool:
-        return topic in self._registry.topics or bool(self._registry.patterns)
+        return topic in self._subscriptions.topics or bool(self._subscriptions.patterns)
 
     async def publish(self, topic: str, value: object) -> None:
         """Encode ``value`` once and deliver it to every subscriber of ``topic``.
@@ -361,7 +361,7 @@ class Hub:
     async def broadcast(self, value: object) -> None:
         """Deliver ``value`` to every connection this hub knows (in this process only)."""
         self._check_running()
-        job = Job(None, self._registry.source(value)[0])
+        job = Job(None, self._subscriptions.source(value)[0])
         self._dispatcher.submit(job)
         await self._dispatcher.wait(job)
 
@@ -384,7 +384,7 @@ class Hub:
             ValueError: ``name`` is already registered with another type.
         """
         if type is object:
-            return Topic(self, validate_topic(name), self._registry.types.get(name, object))
+            return Topic(self, validate_topic(name), self._subscriptions.types.get(name, object))
         return self.register_topic(name, type)
 
     def register_topic(self, name: str, type: object) -> Topic[Any]:
@@ -394,10 +394,10 @@ class Hub:
             ValueError: ``name`` is already registered with another type.
         """
         name = validate_topic(name)
-        known = self._registry.types.get(name)
+        known = self._subscriptions.types.get(name)
         if known is not None and known != type:
             raise ValueError(f"topic {name!r} is already registered with type {known!r}")
-        self._registry.types[name] = type
+        self._subscriptions.types[name] = type
         self._checks[name] = type_check(name, type)
         return Topic(self, name, type)
 
@@ -458,7 +458,7 @@ class Hub:
 
     async def _reconciler(self) -> None:
         while True:
-            if not self._registry.dirty:
+            if not self._subscriptions.dirty:
                 self._dirty_event = event = anyio.Event()
                 await event.wait()
             await self._reconcile()
@@ -467,15 +467,17 @@ class Hub:
         """Bring the backend's subscriptions in line with the local ones."""
         lock = self._sync_lock
         assert lock is not None  # set by start(); callers check that the hub runs
-        registry = self._registry
+        subscriptions = self._subscriptions
         async with lock:
-            while registry.dirty:
-                dirty = list(registry.dirty)
-                registry.dirty.clear()
+            while subscriptions.dirty:
+                dirty = list(subscriptions.dirty)
+                subscriptions.dirty.clear()
                 changes: dict[tuple[bool, bool], list[str]] = {}
                 for key in dirty:
                     name, is_pattern = key
-                    wanted = name in (registry.patterns if is_pattern else registry.topics)
+                    wanted = name in (
+                        subscriptions.patterns if is_pattern else subscriptions.topics
+                    )
                     if wanted != (key in self._remote):
                         changes.setdefault((wanted, is_pattern), []).append(name)
                         if wanted:
@@ -501,12 +503,12 @@ class Hub:
 
     def statistics(self) -> HubStatistics:
         """A snapshot of the hub's counters."""
-        dispatcher, registry = self._dispatcher, self._registry
+        dispatcher, subscriptions = self._dispatcher, self._subscriptions
         return HubStatistics(
-            connections=len(registry.outboxes),
-            topics=len(registry.topics),
-            patterns=len(registry.patterns),
-            queued=sum(outbox.queued for outbox in registry.outboxes.values()),
+            connections=len(subscriptions.outboxes),
+            topics=len(subscriptions.topics),
+            patterns=len(subscriptions.patterns),
+            queued=sum(outbox.queued for outbox in subscriptions.outboxes.values()),
             writers=dispatcher.writers,
             pending=dispatcher.pending,
             published=self._published,
@@ -521,9 +523,10 @@ class Hub:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
+        subscriptions = self._subscriptions
         return (
             f"<Hub {state} backend={type(self._backend).__name__} "
-            f"connections={len(self._registry.outboxes)} topics={len(self._registry.topics)}>"
+            f"connections={len(subscriptions.outboxes)} topics={len(subscriptions.topics)}>"
         )
 
 

@@ -1,6 +1,6 @@
 """Who gets what: the hub's connections, topics and patterns, and the messages they receive.
 
-The :class:`Registry` keeps three indexes: connections (by ``id``, each an
+The :class:`Subscriptions` keeps three indexes: connections (by ``id``, each an
 :class:`~wskit.pubsub.outbox.Outbox`), topics and patterns (each a dict of subscribed outboxes
 with their overflow policy). For a topic it caches the *recipient groups*: one per codec,
 split into connections that take direct sends (idle WebSockets) and the others. The cache of a
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._fanout import Job, Part
 
-__all__ = ["Local", "Registry"]
+__all__ = ["Local", "Subscriptions"]
 
 logger: Final = logging.getLogger("wskit.pubsub")
 
@@ -100,7 +100,7 @@ def build(outboxes: Iterable[Outbox]) -> list[Group]:
     return groups
 
 
-class Registry:
+class Subscriptions:
     """Connections, topics and patterns of one hub (see the module docstring).
 
     Args:
