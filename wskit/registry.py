@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .app.endpoint import EndpointSpec as EndpointSpec
+from .app.endpoint import refuse as refuse
+from .app.endpoint import run_handler as run_handler
 from .app.registry import SHUTDOWN_REASON as SHUTDOWN_REASON
-from .app.registry import EndpointSpec as EndpointSpec
 from .app.registry import Registry as Registry
-from .app.registry import refuse as refuse
-from .app.registry import run_handler as run_handler

@@ -4,7 +4,8 @@
 handlers, runs the handshake policies and the guards of an open connection (rate limit, idle
 timeout, lifespan), settles each handler's outcome, runs the lifespan and drains on shutdown.
 :class:`Registry` (:mod:`~wskit.app.registry`) tracks live connections for the connection cap
-and the drain, for an App or for Starlette routes (:mod:`wskit.contrib.starlette`).
+and the drain, for an App or for Starlette routes (:mod:`wskit.contrib.starlette`); each
+connection is served by :mod:`~wskit.app.endpoint`.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ from wskit.exceptions import Denied
 from wskit.policies import Handshake, OverloadPolicy, RouteOptions, check_options
 
 from ._lifespan import LifespanFailure, SubLifespan
-from .registry import EndpointSpec, Registry, refuse
+from .endpoint import EndpointSpec, refuse
+from .registry import Registry
 from .routing import Handler, Mount, Route, RouteTable, route_path
 
 if TYPE_CHECKING:

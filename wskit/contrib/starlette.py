@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Unpack
 
 from starlette import routing
 
-from ..app.registry import EndpointSpec, Registry, run_handler
+from ..app.endpoint import EndpointSpec, run_handler
+from ..app.registry import Registry
 from ..app.routing import Handler
 from ..policies import Handshake, RouteOptions, check_options
 
