@@ -20,9 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
-from starlette.websockets import WebSocketDisconnect
-
-from .exceptions import WskitError
+from .exceptions import WebSocketDisconnect, WskitError
 from .status import CloseCode, fit_reason, reason_for
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ import anyio
 import anyio.lowlevel
 import msgspec
 from starlette.datastructures import Headers
-from starlette.websockets import WebSocketDisconnect as _AnyWebSocketDisconnect
 
 from wskit._types import Message
 from wskit.exceptions import DecodeError, FrameTypeError, Timeout, WebSocketDisconnect
@@ -51,7 +50,7 @@ def _is_disconnect(exc: BaseException) -> bool:
     """Tell whether ``exc`` only says "the client went away" (an application may let it escape)."""
     if isinstance(exc, BaseExceptionGroup):
         return all(_is_disconnect(inner) for inner in exc.exceptions)
-    return isinstance(exc, _AnyWebSocketDisconnect | ClientDisconnected)
+    return isinstance(exc, WebSocketDisconnect | ClientDisconnected)
 
 
 class WebSocketTestSession:

@@ -13,8 +13,9 @@ delivers it locally). Within one link, messages of a topic arrive in publish ord
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final, TypeVar
 
+import anyio
 import msgspec
 
 if TYPE_CHECKING:
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-__all__ = ["DEFAULT_MAX_PAYLOAD", "Backend", "BackendStatistics", "HistoryItem"]
+    from anyio.streams.memory import MemoryObjectSendStream
+
+__all__ = ["DEFAULT_MAX_PAYLOAD", "Backend", "BackendStatistics", "HistoryItem", "offer"]
+
+T = TypeVar("T")
 
 #: Largest envelope a backend accepts by default (1 MiB). Redis disconnects a pub/sub client
 #: whose output buffer passes ``client-output-buffer-limit pubsub`` (32 MiB hard, 8 MiB for
@@ -31,6 +36,19 @@ DEFAULT_MAX_PAYLOAD: Final = 2**20
 
 #: One stored message: ``(id, envelope bytes)``; ids increase with publish order.
 HistoryItem = tuple[str, bytes]
+
+
+def offer(inbox: MemoryObjectSendStream[T], item: T) -> bool:
+    """Put a received ``item`` in the hub's ``inbox`` without waiting.
+
+    Returns:
+        ``False`` when the inbox is full: the item is dropped (a backend counts it).
+    """
+    try:
+        inbox.send_nowait(item)
+    except anyio.WouldBlock:
+        return False
+    return True
 
 
 class BackendStatistics(msgspec.Struct, frozen=True, kw_only=True):

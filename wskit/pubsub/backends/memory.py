@@ -23,7 +23,7 @@ import anyio
 from wskit.exceptions import BackendUnavailable, MessageTooBig
 
 from ..history import MemoryHistory
-from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem
+from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem, offer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection
@@ -124,12 +124,10 @@ class MemoryBackend(Backend):
     def deliver(self, topic: str, data: bytes) -> None:
         """Take one message from the broker (dropped when the inbound buffer is full)."""
         assert self._send is not None  # the broker only delivers to attached backends
-        try:
-            self._send.send_nowait((topic, data))
-        except anyio.WouldBlock:
-            self._dropped += 1
-        else:
+        if offer(self._send, (topic, data)):
             self._received += 1
+        else:
+            self._dropped += 1
 
     def _check(self, data: bytes) -> None:
         if self._send is None:

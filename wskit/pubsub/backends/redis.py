@@ -52,7 +52,7 @@ from coredis.retry import NoRetryPolicy
 from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, WouldBlock
 
 from ..history import RedisStreamHistory
-from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem
+from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem, offer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection
@@ -490,12 +490,10 @@ class RedisBackend(Backend):
                 continue
             else:  # a sharded link's SSUBSCRIBE acknowledgements
                 continue
-            try:
-                inbox.send_nowait((topic, data))
-            except anyio.WouldBlock:
-                self._dropped += 1
-            else:
+            if offer(inbox, (topic, data)):
                 self._received += 1
+            else:
+                self._dropped += 1
 
     def _unsubscribed(self, topic: str) -> None:
         """A SUNSUBSCRIBE arrived: ours, or a node's word that the topic's slot left it."""
