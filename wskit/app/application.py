@@ -54,6 +54,7 @@ from ._lifespan import LifespanFailure, SubLifespan
 from .endpoint import EndpointSpec, refuse
 from .registry import Registry
 from .routing import Handler, Mount, Route, RouteTable, route_path
+from .server_limit import check_server_limit
 
 if TYPE_CHECKING:
     from wskit._types import ASGIApp, Receive, Scope, Send
@@ -323,8 +324,6 @@ class App:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        from .server_limit import check_server_limit  # it imports this module
-
         check_server_limit(self)  # a server of the user's own, whose limit is below ours
         if self.http_app is None:
             error = await self._run_lifespan(scope, receive, send, None)

@@ -4,7 +4,8 @@ wskit checks every inbound message against its route's ``Limits.max_message_size
 with 1009 and a reason. The server buffers a whole message before wskit sees it, so the server
 needs a limit too, and it must not be below the app's: a server that refuses first answers in
 its own way. :func:`app_message_limit` finds the app's largest limit by walking the app: a
-:class:`~wskit.app.App` (its routes and mounted apps), Starlette routers and mounts holding
+:class:`~wskit.app.App` (its routes and mounted apps: anything with a ``Handshake`` and
+``routes``), Starlette routers and mounts holding
 :mod:`wskit.contrib.starlette` routes or endpoints (anything with a ``wskit_endpoint``), and
 middleware (through ``.app``). ``wskit run`` gives the server that limit
 (:mod:`wskit.serving.limits`).
@@ -26,7 +27,6 @@ from typing import Final
 
 from wskit.policies import Handshake
 
-from .application import App
 from .routing import Route
 
 __all__ = ["UNLIMITED", "app_message_limit", "check_server_limit", "running_server_limit"]
@@ -46,10 +46,12 @@ def _limits(node: object, seen: set[int]) -> Iterator[int | None]:
         if obj is None or id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(obj, App):
-            for route in obj.routes:
+        handshake = getattr(obj, "handshake", None)
+        routes = getattr(obj, "routes", None)
+        if isinstance(handshake, Handshake) and isinstance(routes, tuple | list):  # a wskit App
+            for route in routes:
                 if isinstance(route, Route):
-                    yield obj.handshake.override(route.options).limits.max_message_size
+                    yield handshake.override(route.options).limits.max_message_size
                 else:  # a mount: its app
                     stack.append(route.app)
             continue

@@ -23,7 +23,7 @@ from typing import Any, Final
 from starlette.routing import Mount as StarletteMount
 
 from ..app.routing import Mount
-from ..server import load_app
+from ..serving import load_app
 from .document import build
 from .serve import AsyncAPIApp, to_yaml
 

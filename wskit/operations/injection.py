@@ -88,16 +88,13 @@ def _strip(hint: object) -> object:
     return hint
 
 
-def _by_annotation(hint: object) -> Injected | None:
-    # Imported here: the router module imports this one.
-    from .router import OperationRouter
-
+def _by_annotation(hint: object, router: type) -> Injected | None:
     hint = _strip(hint)
     if not isinstance(hint, type):
         return None
     if issubclass(hint, HTTPConnection):
         return Injected.WS
-    if issubclass(hint, OperationRouter):
+    if issubclass(hint, router):
         return Injected.ROUTER
     if issubclass(hint, State):
         return Injected.STATE
@@ -117,13 +114,17 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         ) from exc
 
 
-def compile_plan(fn: Callable[..., Any], *, payload: object = _NO_HINT, label: str) -> Plan:
+def compile_plan(
+    fn: Callable[..., Any], *, payload: object = _NO_HINT, label: str, router: type
+) -> Plan:
     """Compile what ``fn``'s parameters receive into a :class:`Plan`.
 
     Args:
         fn: An ``async def`` function (or an object with an ``async def __call__``).
         payload: The payload type, overriding the annotation of the payload parameter.
         label: How to name the handler in errors (``"operation 'chat.send'"``).
+        router: The router class: a parameter annotated with it (or a subclass) gets the
+            router (passed in, since the router's module imports this one).
 
     Raises:
         TypeError: ``fn`` is not a coroutine function, or a parameter cannot be injected.
@@ -145,7 +146,7 @@ def compile_plan(fn: Callable[..., Any], *, payload: object = _NO_HINT, label: s
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         hint = hints.get(param.name, _NO_HINT)
-        kind = _by_annotation(hint) or _BY_NAME.get(param.name)
+        kind = _by_annotation(hint, router) or _BY_NAME.get(param.name)
         if kind is None and not has_payload and (hint is not _NO_HINT or payload is not _NO_HINT):
             kind = Injected.PAYLOAD
         if kind is Injected.PAYLOAD:

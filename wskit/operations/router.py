@@ -264,7 +264,7 @@ class OperationRouter:
         def decorator(fn: F) -> F:
             self._check_open()
             label = f"operation {full!r}"
-            plan = compile_plan(fn, payload=payload, label=label)
+            plan = compile_plan(fn, payload=payload, label=label, router=OperationRouter)
             returns = plan.returns if reply_payload is _UNSET else reply_payload
             if reply_name is None and returns not in (None, inspect.Parameter.empty):
                 raise TypeError(
