@@ -24,7 +24,6 @@ Delivery to other processes is at most once.
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 import anyio
@@ -33,6 +32,7 @@ from wskit.codecs import JSON, Codec
 from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, WouldBlock
 
 from ._fanout import Dispatcher, Job
+from ._service import Service
 from ._subscriptions import Local, Subscriptions
 from ._wire import decode_envelope, encode_envelope, new_origin
 from .backends.memory import MemoryBackend
@@ -42,7 +42,7 @@ from .topics import HubStatistics, Topic, compile_pattern, type_check, validate_
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
-    from types import TracebackType
+    from contextlib import AsyncExitStack
 
     from anyio.abc import TaskGroup
 
@@ -58,7 +58,7 @@ _MAX_NEWEST: Final = 100_000
 logger: Final = logging.getLogger("wskit.pubsub")
 
 
-class Hub:
+class Hub(Service):
     """Topics and fan-out for WebSocket connections (see the module docstring).
 
     Args:
@@ -107,8 +107,8 @@ class Hub:
         self._remote: set[tuple[str, bool]] = set()
         self._dirty_event: anyio.Event | None = None
         self._sync_lock: anyio.Lock | None = None
-        self._stack: AsyncExitStack | None = None
-        self._tg: TaskGroup | None = None
+        #: The backend's message stream, while the hub runs.
+        self._incoming: AsyncIterator[tuple[str, bytes]] | None = None
         self._published = 0
         self._received = 0
         self._malformed = 0
@@ -155,48 +155,38 @@ class Hub:
         Raises:
             RuntimeError: The hub is already running.
         """
-        if self._tg is not None:
-            raise RuntimeError("the hub is already running")
-        stack = AsyncExitStack()
-        try:
-            if not self._backend.running:
-                await stack.enter_async_context(self._backend)
-            messages = self._backend.messages()
-            tg = await stack.enter_async_context(anyio.create_task_group())
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack, self._tg = stack, tg
-        self._sync_lock = anyio.Lock()
-        self._dispatcher.start(tg)
-        tg.start_soon(self._pump, messages, name="wskit.pubsub pump")
-        tg.start_soon(self._reconciler, name="wskit.pubsub reconciler")
+        await self._start("the hub")
 
     async def aclose(self) -> None:
         """Stop the hub: its tasks end, queued messages are dropped, connections forgotten."""
-        tg, stack = self._tg, self._stack
-        if tg is None or stack is None:
-            return
-        self._tg = self._stack = None
-        tg.cancel_scope.cancel()
-        self._dispatcher.stop()
-        try:
-            await stack.aclose()
-        finally:
-            self._subscriptions.clear()
-            self._remote.clear()
+        await self._stop()
 
     async def __aenter__(self) -> Hub:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    async def _open(self, stack: AsyncExitStack) -> None:
+        if not self._backend.running:
+            await stack.enter_async_context(self._backend)
+        self._incoming = self._backend.messages()
+
+    def _run(self, tg: TaskGroup) -> None:
+        assert self._incoming is not None
+        self._sync_lock = anyio.Lock()
+        self._dispatcher.start(tg)
+        tg.start_soon(self._pump, self._incoming, name="wskit.pubsub pump")
+        tg.start_soon(self._reconciler, name="wskit.pubsub reconciler")
+
+    def _stopping(self) -> None:
+        self._dispatcher.stop()
+
+    def _closed(self) -> None:
+        self._incoming = None
+        self._subscriptions.clear()
+        self._remote.clear()
 
     def _check_running(self) -> None:
         if self._tg is None:

@@ -20,7 +20,6 @@ import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection
-    from types import TracebackType
     from typing import Self
 
     from anyio.streams.memory import MemoryObjectSendStream
@@ -106,12 +105,7 @@ class Backend(abc.ABC):
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     @abc.abstractmethod

@@ -51,6 +51,7 @@ from coredis.retry import NoRetryPolicy
 
 from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, WouldBlock
 
+from .._service import Service
 from ..history import RedisStreamHistory
 from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem, offer
 
@@ -111,7 +112,7 @@ def _unavailable(exc: BaseException, what: str) -> BackendError:
     return BackendUnavailable(f"redis is unavailable: could not {what} ({_one_line(exc)})")
 
 
-class RedisBackend(Backend):
+class RedisBackend(Service, Backend):
     """Carry a hub's messages between processes through Redis pub/sub (see the module docs).
 
     Args:
@@ -179,8 +180,6 @@ class RedisBackend(Backend):
         self._link_scope: anyio.CancelScope | None = None
         self._link_reset: BaseException | None = None
         self._unsubscribing: dict[str, int] = {}
-        self._stack: AsyncExitStack | None = None
-        self._tg: TaskGroup | None = None
         self._pubsub: Any = None
         self._topics: set[str] = set()
         self._patterns: set[str] = set()
@@ -261,9 +260,9 @@ class RedisBackend(Backend):
             BackendUnavailable: ``sharded=True`` and the cluster cannot be reached (a single
                 server may be down at start: the subscriber keeps trying).
         """
-        if self._tg is not None:
-            raise RuntimeError("the backend is already running")
-        stack = AsyncExitStack()
+        await self._start("the backend")
+
+    async def _open(self, stack: AsyncExitStack) -> None:
         if self.sharded:
             # Each link has a client of its own, opened by the subscriber task (a client's
             # task group closes in the task that opened it): this one only checks that a
@@ -274,17 +273,13 @@ class RedisBackend(Backend):
             async with AsyncExitStack() as probe:
                 await self._enter_client(probe, nodes, "start")
         else:
-            try:
-                self._client = await self._enter_client(stack, (), "start")
-            except BaseException:
-                await stack.aclose()
-                raise
+            self._client = await self._enter_client(stack, (), "start")
         self._connected_event = anyio.Event()
         self._inbox, self._messages = anyio.create_memory_object_stream[tuple[str, bytes]](
             self.max_buffer
         )
-        tg = await stack.enter_async_context(anyio.create_task_group())
-        self._stack, self._tg = stack, tg
+
+    def _run(self, tg: TaskGroup) -> None:
         tg.start_soon(self._supervise, name="wskit.redis subscriber")
         tg.start_soon(self._send_loop, name="wskit.redis sender")
 
@@ -304,24 +299,19 @@ class RedisBackend(Backend):
 
     async def close(self) -> None:
         """Stop both tasks and disconnect; queued messages fail with ``BackendUnavailable``."""
-        tg, stack = self._tg, self._stack
-        if tg is None or stack is None:
-            return
-        self._tg = self._stack = None
-        tg.cancel_scope.cancel()
-        try:
-            await stack.aclose()
-        finally:
-            self._fail_outgoing(BackendUnavailable("the redis backend is closed"))
-            assert self._inbox is not None
-            assert self._messages is not None
-            self._inbox.close()
-            self._messages.close()
-            self._inbox = self._messages = None
-            self._client = self._pubsub = None
-            self._connected = False
-            self._connected_event = None
-            self._reading = False
+        await self._stop()
+
+    def _closed(self) -> None:
+        self._fail_outgoing(BackendUnavailable("the redis backend is closed"))
+        assert self._inbox is not None
+        assert self._messages is not None
+        self._inbox.close()
+        self._messages.close()
+        self._inbox = self._messages = None
+        self._client = self._pubsub = None
+        self._connected = False
+        self._connected_event = None
+        self._reading = False
 
     # -- the subscriber link --------------------------------------------------------------
 
