@@ -38,9 +38,11 @@ import functools
 import re
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal, Union, get_args, get_origin
+from typing import Any, Final, Literal, TypeVar, Union, get_args, get_origin
 
 from .exceptions import DecodeError, ValidationError
+
+T = TypeVar("T")
 
 __all__ = ["CASTS", "cast_for", "frame_text", "utf8_size"]
 
@@ -117,28 +119,22 @@ def _cast_bytes(message: Mapping[str, Any]) -> bytes:
     return (message.get("text") or "").encode()
 
 
-def _cast_int(message: Mapping[str, Any]) -> int:
-    text = frame_text(message)
-    value = _parse_int(text)
-    if value is None:
-        raise _refuse("an integer", text)
-    return value
+def _parsed(parse: Callable[[str], T | None], what: str) -> Callable[[Mapping[str, Any]], T]:
+    """The cast that reads a frame's text with ``parse`` (``None``: not ``what``)."""
+
+    def cast(message: Mapping[str, Any]) -> T:
+        text = frame_text(message)
+        value = parse(text)
+        if value is None:
+            raise _refuse(what, text)
+        return value
+
+    return cast
 
 
-def _cast_float(message: Mapping[str, Any]) -> float:
-    text = frame_text(message)
-    value = _parse_float(text)
-    if value is None:
-        raise _refuse("a number", text)
-    return value
-
-
-def _cast_bool(message: Mapping[str, Any]) -> bool:
-    text = frame_text(message)
-    value = _parse_bool(text)
-    if value is None:
-        raise _refuse("a boolean", text)
-    return value
+_cast_int: Final = _parsed(_parse_int, "an integer")
+_cast_float: Final = _parsed(_parse_float, "a number")
+_cast_bool: Final = _parsed(_parse_bool, "a boolean")
 
 
 #: The plain scalars' casts, by type. Their ``Literal``/``Optional`` forms: :func:`cast_for`.

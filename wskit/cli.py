@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from wskit.exceptions import MissingExtra
 from wskit.serving.cli import SERVER_OPTIONS as SERVER_OPTIONS
+from wskit.serving.cli import Handler as Handler
 from wskit.serving.cli import add_server_arguments as add_server_arguments
 from wskit.serving.cli import print_listening as print_listening
 from wskit.serving.cli import server_kwargs as server_kwargs
@@ -45,8 +46,6 @@ __all__ = [
     "print_listening",
     "server_kwargs",
 ]
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 @dataclass(frozen=True)

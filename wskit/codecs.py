@@ -178,15 +178,27 @@ class Codec(abc.ABC):
             raise translate_decode_error(exc) from exc
 
     def __repr__(self) -> str:
-        hooks = []
-        if self._enc_hook is not None:
-            hooks.append(f"enc_hook={self._enc_hook!r}")
-        if self._dec_hook is not None:
-            hooks.append(f"dec_hook={self._dec_hook!r}")
-        return f"{type(self).__name__}({', '.join(hooks)})"
+        hooks = {"enc_hook": self._enc_hook, "dec_hook": self._dec_hook}
+        given = ", ".join(f"{name}={hook!r}" for name, hook in hooks.items() if hook is not None)
+        return f"{type(self).__name__}({given})"
 
 
-class JSONCodec(Codec):
+class _MsgspecCodec(Codec):
+    """A codec on one of msgspec's formats, ``_format`` (``msgspec.json``, ``msgspec.msgpack``)."""
+
+    _format: Any
+    __slots__ = ()
+
+    def _make_encoder(self, enc_hook: EncHook | None) -> Callable[[Any], bytes]:
+        encode: Callable[[Any], bytes] = self._format.Encoder(enc_hook=enc_hook).encode
+        return encode
+
+    def _make_decoder(self, tp: object, dec_hook: DecHook | None) -> Callable[[Any], Any]:
+        decode: Callable[[Any], Any] = self._format.Decoder(tp, dec_hook=dec_hook).decode
+        return decode
+
+
+class JSONCodec(_MsgspecCodec):
     """JSON in text frames, on ``msgspec.json``.
 
     The output is compact and keeps non-ASCII characters as they are, like Starlette's
@@ -196,27 +208,17 @@ class JSONCodec(Codec):
 
     name = "json"
     binary = False
+    _format = msgspec.json
     __slots__ = ()
 
-    def _make_encoder(self, enc_hook: EncHook | None) -> Callable[[Any], bytes]:
-        return msgspec.json.Encoder(enc_hook=enc_hook).encode
 
-    def _make_decoder(self, tp: object, dec_hook: DecHook | None) -> Callable[[Any], Any]:
-        return msgspec.json.Decoder(tp, dec_hook=dec_hook).decode
-
-
-class MsgPackCodec(Codec):
+class MsgPackCodec(_MsgspecCodec):
     """MessagePack in binary frames, on ``msgspec.msgpack``."""
 
     name = "msgpack"
     binary = True
+    _format = msgspec.msgpack
     __slots__ = ()
-
-    def _make_encoder(self, enc_hook: EncHook | None) -> Callable[[Any], bytes]:
-        return msgspec.msgpack.Encoder(enc_hook=enc_hook).encode
-
-    def _make_decoder(self, tp: object, dec_hook: DecHook | None) -> Callable[[Any], Any]:
-        return msgspec.msgpack.Decoder(tp, dec_hook=dec_hook).decode
 
 
 #: The default codec: JSON in text frames.

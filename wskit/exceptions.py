@@ -205,7 +205,16 @@ class ValidationError(DecodeError):
         return f"invalid message: {self}"
 
 
-class FrameTypeError(WskitError, TypeError):
+class _Mismatch(WskitError):
+    """Something other than what was expected arrived (``expected``, ``received``)."""
+
+    def __init__(self, expected: object, received: object, message: str) -> None:
+        self.expected = expected
+        self.received = received
+        super().__init__(message)
+
+
+class FrameTypeError(_Mismatch, TypeError):
     """A text frame arrived where bytes were required, or a binary frame where text was.
 
     Attributes:
@@ -216,9 +225,8 @@ class FrameTypeError(WskitError, TypeError):
     close_code: ClassVar[int | None] = CloseCode.UNSUPPORTED_DATA
 
     def __init__(self, expected: str, received: str) -> None:
-        self.expected = expected
-        self.received = received
-        super().__init__(f"expected a {expected} frame, received a {received} frame")
+        message = f"expected a {expected} frame, received a {received} frame"
+        super().__init__(expected, received, message)
 
     @property
     def close_reason(self) -> str:
@@ -226,7 +234,7 @@ class FrameTypeError(WskitError, TypeError):
         return f"expected a {self.expected} frame"
 
 
-class UnexpectedMessage(WskitError):
+class UnexpectedMessage(_Mismatch):
     """``expect()`` received a message other than the one it expected.
 
     The received message is consumed; it is kept on ``received``. Uncaught, it closes the
@@ -236,9 +244,7 @@ class UnexpectedMessage(WskitError):
     close_code: ClassVar[int | None] = CloseCode.POLICY_VIOLATION
 
     def __init__(self, expected: object, received: object) -> None:
-        self.expected = expected
-        self.received = received
-        super().__init__(f"expected {expected!r}, received {received!r}")
+        super().__init__(expected, received, f"expected {expected!r}, received {received!r}")
 
     @property
     def close_reason(self) -> str:

@@ -15,19 +15,3 @@ from .serving import load_app as load_app
 from .serving import serve as serve
 from .serving import serve_async as serve_async
 from .serving import serve_workers as serve_workers
-
-__all__ = [
-    "Listening",
-    "ServeKwargs",
-    "ServeOptions",
-    "ServerName",
-    "ServerOptions",
-    "Worker",
-    "check_multiprocess_safety",
-    "configure_logging",
-    "find_process_local",
-    "load_app",
-    "serve",
-    "serve_async",
-    "serve_workers",
-]

@@ -25,7 +25,7 @@ import inspect
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Required, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from starlette import routing as starlette_routing
@@ -33,10 +33,11 @@ from starlette import routing as starlette_routing
 from ..app.routing import Mount, Route
 from ..operations.envelope import EnvelopeFormat, ErrorPayload, accepts_none
 from ..operations.router import OperationRouter
+from ..operations.spec import Emit, Operation
 from ..operations.views import WebSocketView
 from .schema import SchemaSet
 
-__all__ = ["ASYNCAPI_VERSION", "build"]
+__all__ = ["ASYNCAPI_VERSION", "DocumentOptions", "build"]
 
 #: The AsyncAPI version of the documents :func:`build` writes.
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -86,11 +87,9 @@ def _is_view(source: object) -> bool:
     return isinstance(source, type) and issubclass(source, WebSocketView)
 
 
-def _key(name: str, taken: set[str], scope: str) -> str:
-    key = base = _BAD_KEY.sub("_", name)
-    if key in taken:
-        key = base = f"{scope}.{base}"
-    index = 1
+def _unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... whichever is not taken yet (and take it)."""
+    key, index = base, 1
     while key in taken:
         index += 1
         key = f"{base}_{index}"
@@ -98,15 +97,14 @@ def _key(name: str, taken: set[str], scope: str) -> str:
     return key
 
 
+def _key(name: str, taken: set[str], scope: str) -> str:
+    key = _BAD_KEY.sub("_", name)
+    return _unique(f"{scope}.{key}" if key in taken else key, taken)
+
+
 def _channel_id(address: str, taken: set[str]) -> str:
     base = _BAD_KEY.sub("_", address.strip("/").replace("/", ".").replace("{", "").replace("}", ""))
-    key = base or "root"
-    index = 1
-    while key in taken:
-        index += 1
-        key = f"{base or 'root'}_{index}"
-    taken.add(key)
-    return key
+    return _unique(base or "root", taken)
 
 
 class _Builder:
@@ -229,41 +227,32 @@ def _add_router(b: _Builder, cid: str, channel: dict[str, Any], router: Operatio
             messages[keys[name]] = _message(name, payload, summary, doc)
         return keys[name]
 
+    def operation(spec: Operation | Emit, action: str, key: str) -> None:
+        reply = () if spec.reply is None else (message(spec.reply, spec.reply_payload),)
+        b.operation(
+            cid,
+            spec.name,
+            action,
+            key,
+            summary=spec.summary,
+            description=spec.description,
+            tags=spec.tags,
+            reply=reply,
+        )
+
     for op in router.operations.values():
         required = (
             not accepts_none(op.payload) and op.plan.payload_default is inspect.Parameter.empty
         )
-        key = message(op.name, op.payload, required=required, summary=op.summary)
-        reply = () if op.reply is None else (message(op.reply, op.reply_payload),)
-        b.operation(
-            cid,
-            op.name,
-            "receive",
-            key,
-            summary=op.summary,
-            description=op.description,
-            tags=op.tags,
-            reply=reply,
+        operation(
+            op, "receive", message(op.name, op.payload, required=required, summary=op.summary)
         )
     for emit in router.emitted.values():
+        with_id = emit.reply is not None  # a server request: the client's answer carries its id
         key = message(
-            emit.name,
-            emit.payload,
-            summary=emit.summary,
-            doc=emit.description,
-            with_id=emit.reply is not None,
+            emit.name, emit.payload, summary=emit.summary, doc=emit.description, with_id=with_id
         )
-        reply = () if emit.reply is None else (message(emit.reply, emit.reply_payload),)
-        b.operation(
-            cid,
-            emit.name,
-            "send",
-            key,
-            summary=emit.summary,
-            description=emit.description,
-            tags=emit.tags,
-            reply=reply,
-        )
+        operation(emit, "send", key)
     _add_error(b, cid, channel, env)
 
 
@@ -281,29 +270,37 @@ def _add_view(
     _add_error(b, cid, channel, view.envelope)
 
 
-def build(
-    source: Any,
-    *,
-    title: str,
-    version: str,
-    description: str | None = None,
-    servers: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
-    path: str = "/",
-    default_content_type: str = "application/json",
-) -> dict[str, Any]:
+class DocumentOptions(TypedDict, total=False):
+    """What a document says besides what its source serves: the keywords of :func:`build` and
+    of :class:`~wskit.asyncapi.AsyncAPIApp`.
+
+    Attributes:
+        title: ``info.title`` (required).
+        version: ``info.version``, your API's version, not AsyncAPI's (required).
+        description: ``info.description``.
+        servers: Server objects by name, or URLs (``"wss://example.com/base"``).
+        path: The channel address when the source is not an app (default ``"/"``).
+        default_content_type: ``defaultContentType`` (default ``"application/json"``;
+            MessagePack connections carry the same envelopes in ``application/msgpack``).
+    """
+
+    title: Required[str]
+    version: Required[str]
+    description: str | None
+    servers: Mapping[str, Mapping[str, Any]] | Sequence[str] | None
+    path: str
+    default_content_type: str
+
+
+def build(source: Any, **options: Unpack[DocumentOptions]) -> dict[str, Any]:
     """Build the AsyncAPI 3.0.0 document of ``source``.
 
     Args:
         source: A :class:`wskit.App` or Starlette app (every WebSocket route, through Starlette
             ``Mount``\\ s), an :class:`~wskit.operations.OperationRouter`, a
             :class:`~wskit.operations.views.WebSocketView` class, or a handler.
-        title: ``info.title``.
-        version: ``info.version`` (your API's version, not AsyncAPI's).
-        description: ``info.description``.
-        servers: Server objects by name, or URLs (``"wss://example.com/base"``).
-        path: The channel address when ``source`` is not an app.
-        default_content_type: ``defaultContentType`` (MessagePack connections carry the same
-            envelopes in ``application/msgpack``).
+        **options: The :class:`DocumentOptions`: ``title`` and ``version`` (required),
+            ``description``, ``servers``, ``path``, ``default_content_type``.
 
     Returns:
         The document, as JSON-ready dicts and lists.
@@ -312,7 +309,7 @@ def build(
         TypeError: ``source`` is none of the above, or a payload type has no JSON Schema.
     """
     b = _Builder()
-    for endpoint in _endpoints(source, path):
+    for endpoint in _endpoints(source, options.get("path", "/")):
         cid, channel = b.channel(endpoint)
         handler = endpoint.handler
         if isinstance(handler, OperationRouter):
@@ -326,15 +323,17 @@ def build(
         elif inspect.isfunction(handler) and handler.__doc__:
             channel["description"] = inspect.cleandoc(handler.__doc__)
     components = b.finish()
-    info: dict[str, Any] = {"title": title, "version": version}
+    info: dict[str, Any] = {"title": options["title"], "version": options["version"]}
+    description = options.get("description")
     if description:
         info["description"] = description
     if b.tags:
         info["tags"] = [{"name": tag} for tag in sorted(b.tags)]
     document: dict[str, Any] = {"asyncapi": ASYNCAPI_VERSION, "info": info}
+    servers = options.get("servers")
     if servers:
         document["servers"] = _servers(servers)
-    document["defaultContentType"] = default_content_type
+    document["defaultContentType"] = options.get("default_content_type", "application/json")
     document["channels"] = b.channels
     document["operations"] = b.operations
     if components:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .._extras import require
 from ..app.routing import route_path
-from .document import build
+from .document import DocumentOptions, build
 from .html import render_html
 
 if TYPE_CHECKING:
@@ -41,15 +41,13 @@ class AsyncAPIApp:
 
     Args:
         source: What to document: see :func:`~wskit.asyncapi.build`.
-        title: ``info.title``.
-        version: ``info.version``.
-        description: ``info.description``.
-        servers: Server objects by name, or ``ws://`` / ``wss://`` URLs.
-        path: The channel address when ``source`` is a router, view or handler.
         json_path: Where the JSON document is served.
         html_path: Where the HTML page is served.
         yaml_path: Where the YAML document is served (``None``: not served).
         cdn: Serve the official renderer from a CDN instead of the offline page.
+        **options: What the document says: the
+            :class:`~wskit.asyncapi.document.DocumentOptions` (``title`` and ``version``
+            required, ``description``, ``servers``, ``path``, ``default_content_type``).
 
     Other paths get 404, other methods than GET and HEAD get 405, and WebSocket connections
     are refused.
@@ -59,27 +57,17 @@ class AsyncAPIApp:
         self,
         source: Any,
         *,
-        title: str,
-        version: str,
-        description: str | None = None,
-        servers: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
-        path: str = "/",
         json_path: str = "/asyncapi.json",
         html_path: str = "/asyncapi",
         yaml_path: str | None = "/asyncapi.yaml",
         cdn: bool = False,
+        **options: Unpack[DocumentOptions],
     ) -> None:
         self.source = source
-        self.options: dict[str, Any] = {
-            "title": title,
-            "version": version,
-            "description": description,
-            "servers": servers,
-            "path": path,
-        }
-        self.json_path = json_path
-        self.html_path = html_path
-        self.yaml_path = yaml_path
+        #: What the document says (see :class:`~wskit.asyncapi.document.DocumentOptions`).
+        self.options = options
+        #: Where the JSON document, the HTML page and the YAML document are served.
+        self.json_path, self.html_path, self.yaml_path = json_path, html_path, yaml_path
         self.cdn = cdn
         self._document: dict[str, Any] | None = None
 

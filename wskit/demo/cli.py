@@ -16,7 +16,7 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -26,7 +26,7 @@ import anyio.abc
 import msgspec
 
 from wskit._extras import require
-from wskit.cli import add_server_arguments, server_kwargs
+from wskit.cli import Handler, add_server_arguments, server_kwargs
 from wskit.policies import parse_origin
 from wskit.serving import Listening, ServerOptions, configure_logging, serve_async
 from wskit.serving.process import run_loop
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["configure", "demo_config", "main", "run_demo", "serve_demo"]
 
-Handler = Callable[[argparse.Namespace], int]
 
 #: The import string worker processes load (``--workers N``).
 APP_PATH: Final = "wskit.demo.app:app"

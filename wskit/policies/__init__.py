@@ -23,20 +23,3 @@ from .ratelimit import RateLimit as RateLimit
 from .ratelimit import RateLimitPolicy as RateLimitPolicy
 from .ratelimit import TokenBucket as TokenBucket
 from .ratelimit import message_size as message_size
-
-__all__ = [
-    "INHERIT",
-    "Authenticate",
-    "Handshake",
-    "Inherit",
-    "OriginPolicy",
-    "OverloadPolicy",
-    "RateLimit",
-    "RateLimitPolicy",
-    "RouteOptions",
-    "SubprotocolPolicy",
-    "TokenBucket",
-    "check_options",
-    "message_size",
-    "parse_origin",
-]

@@ -125,12 +125,10 @@ class RateLimit:
 
     def describe(self) -> str:
         """A short human-readable form, for error replies and logs."""
-        parts = []
-        if self.messages_per_second is not None:
-            parts.append(f"{self.messages_per_second:g} messages/s")
-        if self.bytes_per_second is not None:
-            parts.append(f"{self.bytes_per_second:g} bytes/s")
-        return " and ".join(parts)
+        rates = {"messages": self.messages_per_second, "bytes": self.bytes_per_second}
+        return " and ".join(
+            f"{rate:g} {unit}/s" for unit, rate in rates.items() if rate is not None
+        )
 
     def __repr__(self) -> str:
         return (

@@ -122,8 +122,9 @@ class Phase(enum.Enum):
     #: step from groups the connections' port watchers keep exact, and nothing else runs until
     #: a send suspends.
     HOT = "hot"
-    #: The direct sends, each checked first (closed? busy? port still open?): the rest of the
-    #: list after a hand-off, and every later part of a job that was handed off (time passed).
+    #: The direct recipients, each checked first (closed? busy? port still open?) and sent to
+    #: through ``send_frame``: the rest of the list after a hand-off, and every later part of a
+    #: job that was handed off (time passed).
     CHECKED = "checked"
     #: The other recipients, through ``send_frame`` (or their outbox, when busy).
     OTHERS = "others"
@@ -470,32 +471,30 @@ class Dispatcher:
                 job.hot_failures = 0
                 job.hot = None
                 job.phase = _OTHERS
-            elif job.phase is _CHECKED:
-                while job.next_direct < len(sends):
-                    index = job.next_direct
+            # The CHECKED pass over the direct recipients, then the OTHERS, one at a time and
+            # through ``send_frame``: after a hand-off the direct ones are re-checked (closed?
+            # busy? port shut?) and sent to as any other, with the connection's own checks.
+            checking = job.phase is _CHECKED
+            while True:
+                if checking:
+                    if job.next_direct == len(direct):
+                        job.phase = _OTHERS
+                        checking = False
+                        continue
+                    outbox = direct[job.next_direct]
                     job.next_direct += 1
-                    outbox = direct[index]
                     if not self._ready(outbox, message, topic):
                         continue
-                    job.in_flight = outbox
-                    try:
-                        await sends[index](message)
-                    except Exception as exc:
-                        self._failed(outbox, exc, handoff)
-                    else:
-                        if handoff.outbox is None:
-                            self.delivered += 1
-                    if handoff.outbox is not None:
-                        return
-                job.phase = _OTHERS
-            while job.next_other < len(others):
-                outbox = others[job.next_other]
-                job.next_other += 1
-                if outbox.closed:
-                    continue
-                if outbox.busy:
-                    self._enqueue(outbox, message, topic)
-                    continue
+                elif job.next_other < len(others):
+                    outbox = others[job.next_other]
+                    job.next_other += 1
+                    if outbox.closed:
+                        continue
+                    if outbox.busy:
+                        self._enqueue(outbox, message, topic)
+                        continue
+                else:
+                    break
                 job.in_flight = outbox
                 try:
                     await outbox.conn.send_frame(frame_of(message))

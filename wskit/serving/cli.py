@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 from .._extras import require
 from .options import ServeKwargs, ServerOptions, option_fields, parse_bool
@@ -23,13 +23,15 @@ from .sockets import Listening
 __all__ = [
     "SERVER_OPTIONS",
     "CliOption",
+    "Handler",
     "add_server_arguments",
     "configure_run",
     "print_listening",
     "server_kwargs",
 ]
 
-Handler = Callable[[argparse.Namespace], int]
+#: What a command's ``configure`` returns: runs the parsed arguments, returns the exit status.
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .options import ServerOptions
@@ -68,28 +69,33 @@ def bind(
         except FileNotFoundError:
             pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(path)
-            sock.listen(options.backlog)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return [sock]
+        return [_bound(sock, path, options.backlog)]
     family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    flags = [socket.SO_REUSEADDR, *([socket.SO_REUSEPORT] if reuse_port else [])]
     sock = socket.socket(family, socket.SOCK_STREAM)
+    backlog = options.backlog if listen else None
+    return [_bound(sock, (options.host, options.port), backlog, flags)]
+
+
+def _bound(
+    sock: socket.socket,
+    address: str | tuple[str, int],
+    backlog: int | None,
+    flags: Sequence[int] = (),
+) -> socket.socket:
+    """``sock`` with the socket ``flags`` set, bound, listening unless ``backlog`` is ``None``,
+    non-blocking; closed if any of it fails."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((options.host, options.port))
-        if listen:
-            sock.listen(options.backlog)
+        for flag in flags:
+            sock.setsockopt(socket.SOL_SOCKET, flag, 1)
+        sock.bind(address)
+        if backlog is not None:
+            sock.listen(backlog)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
-    return [sock]
+    return sock
 
 
 def listening(sockets: list[socket.socket], *, tls: bool = False) -> Listening:

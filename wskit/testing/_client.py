@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -33,7 +32,7 @@ from ._common import (
 from ._websocket import WebSocketTestSession, open_session
 
 if TYPE_CHECKING:
-    from wskit._types import ASGIApp, Scope
+    from wskit._types import ASGIApp, ExcInfo, Scope
 
 __all__ = ["TestClient"]
 
@@ -96,16 +95,11 @@ class TestClient:
         self._lifespan = lifespan
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: *ExcInfo) -> bool | None:
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is None:
             raise RuntimeError("this TestClient was not entered")
-        return await lifespan.__aexit__(exc_type, exc, tb)
+        return await lifespan.__aexit__(*exc_info)
 
     def websocket_connect(
         self,
@@ -144,7 +138,8 @@ class TestClient:
             Timeout: If the application neither accepts nor refuses in time.
             Exception: The application's exception, if it raised before answering.
         """
-        default_headers = [
+        state = self.lifespan_state
+        defaults = [
             (b"connection", b"upgrade"),
             (b"upgrade", b"websocket"),
             (b"sec-websocket-key", _WEBSOCKET_KEY),
@@ -152,16 +147,9 @@ class TestClient:
         ]
         offered = list(subprotocols or ())
         if offered:
-            default_headers.append((b"sec-websocket-protocol", ", ".join(offered).encode()))
+            defaults.append((b"sec-websocket-protocol", ", ".join(offered).encode()))
         scope = build_scope(
-            "websocket",
-            path,
-            query_string=query_string,
-            scheme=scheme,
-            headers=headers,
-            default_headers=default_headers,
-            client=client,
-            state=self.lifespan_state,
+            "websocket", path, query_string, scheme, headers, defaults, client, state
         )
         scope["subprotocols"] = offered
         scope["extensions"] = {"websocket.http.response": {}} if denial_response else {}
@@ -210,17 +198,9 @@ class TestClient:
             Exception: The application's exception, if it raised.
         """
         payload = body.encode() if isinstance(body, str) else body
-        default_headers = [(b"content-length", str(len(payload)).encode())] if payload else []
-        scope = build_scope(
-            "http",
-            path,
-            query_string=query_string,
-            scheme=scheme,
-            headers=headers,
-            default_headers=default_headers,
-            client=client,
-            state=self.lifespan_state,
-        )
+        state = self.lifespan_state
+        defaults = [(b"content-length", str(len(payload)).encode())] if payload else []
+        scope = build_scope("http", path, query_string, scheme, headers, defaults, client, state)
         scope["method"] = method.upper()
         scope["extensions"] = {}
         return await _HTTPExchange(self.app, scope, payload).run(

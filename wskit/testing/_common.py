@@ -207,7 +207,6 @@ def _encode_query(query_string: QueryLike) -> bytes:
 def build_scope(
     kind: str,
     path: str,
-    *,
     query_string: QueryLike,
     scheme: str,
     headers: HeadersLike | None,

@@ -194,25 +194,13 @@ class WebSocketTestSession:
             WebSocketDisconnect: If the application closed (``close_code`` is set) or finished.
             Timeout: If nothing arrives in time.
         """
-        message = self._data(await self._next("receive_text", timeout))
-        text: str | None = message.get("text")
-        if text is None:
-            raise FrameTypeError("text", "bytes")
+        text: str = self._data(await self._next("receive_text", timeout), "text")
         return text
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
-        """Return the next binary frame.
-
-        Raises:
-            FrameTypeError: If the next frame is a text one (it is consumed).
-            WebSocketDisconnect: If the application closed (``close_code`` is set) or finished.
-            Timeout: If nothing arrives in time.
-        """
-        message = self._data(await self._next("receive_bytes", timeout))
-        data: bytes | None = message.get("bytes")
-        if data is None:
-            raise FrameTypeError("bytes", "text")
-        return bytes(data)
+        """Return the next binary frame; raises as :meth:`receive_text` does (a text frame is
+        the ``FrameTypeError``)."""
+        return bytes(self._data(await self._next("receive_bytes", timeout), "bytes"))
 
     async def receive_json(
         self, mode: Literal["text", "binary"] = "text", *, timeout: float | None = None
@@ -399,12 +387,20 @@ class WebSocketTestSession:
             f"{call}() got no message from the application within {format_seconds(limit)}"
         )
 
-    def _data(self, message: Message) -> Message:
-        """Return a ``websocket.send`` message; turn a ``websocket.close`` into the error."""
+    def _data(self, message: Message, kind: Literal["text", "bytes"]) -> Any:
+        """The ``kind`` payload of a ``websocket.send`` message; a close is the error.
+
+        Raises:
+            WebSocketDisconnect: The message is the application's close.
+            FrameTypeError: The frame is of the other kind.
+        """
         if message["type"] == "websocket.close":
             self._close_received = True
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason") or "")
-        return message
+        data = message.get(kind)
+        if data is None:
+            raise FrameTypeError(kind, "bytes" if kind == "text" else "text")
+        return data
 
     def _raise_ended(self) -> NoReturn:
         error = self._take_app_error()

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from anyio.streams.memory import MemoryObjectSendStream
 
-__all__ = ["DEFAULT_MAX_PAYLOAD", "Backend", "BackendStatistics", "HistoryItem", "offer"]
+# Counters, offer() and one_reader() are helpers for the backends in this package.
+__all__ = ["DEFAULT_MAX_PAYLOAD", "Backend", "BackendStatistics", "HistoryItem"]
 
 T = TypeVar("T")
 
@@ -50,6 +51,19 @@ def offer(inbox: MemoryObjectSendStream[T], item: T) -> bool:
     return True
 
 
+def one_reader(stream: T | None, reading: bool, backend: str) -> T:
+    """``stream``, the backend's messages, for the hub: a backend's ``messages()``.
+
+    Raises:
+        RuntimeError: ``backend`` is not running (no ``stream``), or the stream is being read.
+    """
+    if stream is None:
+        raise RuntimeError(f"the {backend} backend is not running")
+    if reading:
+        raise RuntimeError("the message stream has one reader: the hub")
+    return stream
+
+
 class BackendStatistics(msgspec.Struct, frozen=True, kw_only=True):
     """Counters of one backend.
 
@@ -72,6 +86,22 @@ class BackendStatistics(msgspec.Struct, frozen=True, kw_only=True):
     disconnects: int
     reconnects: int
     subscriptions: int
+
+
+class Counters(msgspec.Struct, kw_only=True):
+    """A backend's running counts: what :class:`BackendStatistics` reports of them."""
+
+    published: int = 0
+    received: int = 0
+    publish_errors: int = 0
+    dropped: int = 0
+    disconnects: int = 0
+    reconnects: int = 0
+
+    def snapshot(self, *, connected: bool, subscriptions: int) -> BackendStatistics:
+        """The statistics of a backend with these counts."""
+        counts = msgspec.structs.asdict(self)
+        return BackendStatistics(connected=connected, subscriptions=subscriptions, **counts)
 
 
 class Backend(abc.ABC):

@@ -23,12 +23,14 @@ import anyio
 from wskit.exceptions import BackendUnavailable, MessageTooBig
 
 from ..history import MemoryHistory
-from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem, offer
+from .base import DEFAULT_MAX_PAYLOAD, Backend, Counters, HistoryItem, offer, one_reader
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from .base import BackendStatistics
 
 __all__ = ["MemoryBackend", "MemoryBroker"]
 
@@ -86,9 +88,7 @@ class MemoryBackend(Backend):
         self._send: MemoryObjectSendStream[tuple[str, bytes]] | None = None
         self._receive: MemoryObjectReceiveStream[tuple[str, bytes]] | None = None
         self._reading = False
-        self._published = 0
-        self._received = 0
-        self._dropped = 0
+        self._counts = Counters()
 
     @property
     def running(self) -> bool:
@@ -125,9 +125,9 @@ class MemoryBackend(Backend):
         """Take one message from the broker (dropped when the inbound buffer is full)."""
         assert self._send is not None  # the broker only delivers to attached backends
         if offer(self._send, (topic, data)):
-            self._received += 1
+            self._counts.received += 1
         else:
-            self._dropped += 1
+            self._counts.dropped += 1
 
     def _check(self, data: bytes) -> None:
         if self._send is None:
@@ -142,7 +142,7 @@ class MemoryBackend(Backend):
     def publish_nowait(self, topic: str, data: bytes, *, history: int = 0) -> None:
         """Deliver ``data`` to the other backends of the broker."""
         self._check(data)
-        self._published += 1
+        self._counts.published += 1
         self.broker.publish(self, topic, data, history)
 
     async def subscribe(self, topics: Collection[str], *, patterns: bool = False) -> None:
@@ -165,12 +165,9 @@ class MemoryBackend(Backend):
 
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """The stream of messages from the other backends of the broker."""
-        if self._receive is None:
-            raise RuntimeError("the memory backend is not running")
-        if self._reading:
-            raise RuntimeError("the message stream has one reader: the hub")
+        stream = one_reader(self._receive, self._reading, "memory")
         self._reading = True
-        return self._receive
+        return stream
 
     async def history(
         self, topic: str, *, after: str | None = None, limit: int | None = None
@@ -181,13 +178,5 @@ class MemoryBackend(Backend):
 
     def statistics(self) -> BackendStatistics:
         """The backend's counters."""
-        return BackendStatistics(
-            connected=self._send is not None,
-            published=self._published,
-            received=self._received,
-            publish_errors=0,
-            dropped=self._dropped,
-            disconnects=0,
-            reconnects=0,
-            subscriptions=len(self._topics) + len(self._patterns),
-        )
+        subscriptions = len(self._topics) + len(self._patterns)
+        return self._counts.snapshot(connected=self._send is not None, subscriptions=subscriptions)

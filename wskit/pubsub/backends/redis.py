@@ -53,12 +53,14 @@ from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, Wo
 
 from .._service import Service
 from ..history import RedisStreamHistory
-from .base import DEFAULT_MAX_PAYLOAD, Backend, BackendStatistics, HistoryItem, offer
+from .base import DEFAULT_MAX_PAYLOAD, Backend, Counters, HistoryItem, offer, one_reader
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection
 
     from anyio.abc import TaskGroup
+
+    from .base import BackendStatistics
 
 __all__ = ["RedisBackend"]
 
@@ -192,12 +194,7 @@ class RedisBackend(Service, Backend):
         self._connected_event: anyio.Event | None = None
         self._ever_connected = False
         self._last_pattern_message: tuple[bytes, bytes] | None = None
-        self._published = 0
-        self._received = 0
-        self._publish_errors = 0
-        self._dropped = 0
-        self._disconnects = 0
-        self._reconnects = 0
+        self._counts = Counters()
 
     # -- naming ---------------------------------------------------------------------------------
 
@@ -441,7 +438,7 @@ class RedisBackend(Service, Backend):
         assert self._connected_event is not None  # set by start()
         self._connected_event.set()
         if self._ever_connected:
-            self._reconnects += 1
+            self._counts.reconnects += 1
             logger.info("redis link is back (%s)", _shown(self.url))
             _call(self.on_reconnect)
         self._ever_connected = True
@@ -451,7 +448,7 @@ class RedisBackend(Service, Backend):
         if self._connected:
             self._connected = False
             self._connected_event = anyio.Event()
-            self._disconnects += 1
+            self._counts.disconnects += 1
             logger.warning("redis link is down (%s): %s", _shown(self.url), _one_line(exc))
             _call(self.on_disconnect, exc)
         else:
@@ -481,9 +478,9 @@ class RedisBackend(Service, Backend):
             else:  # a sharded link's SSUBSCRIBE acknowledgements
                 continue
             if offer(inbox, (topic, data)):
-                self._received += 1
+                self._counts.received += 1
             else:
-                self._dropped += 1
+                self._counts.dropped += 1
 
     def _unsubscribed(self, topic: str) -> None:
         """A SUNSUBSCRIBE arrived: ours, or a node's word that the topic's slot left it."""
@@ -506,12 +503,10 @@ class RedisBackend(Service, Backend):
         if not new or pubsub is None:
             return
         channels = [self.channel(topic) for topic in new]
+        subscribe = pubsub.psubscribe if patterns else pubsub.subscribe
         try:
             with anyio.fail_after(self.publish_timeout):
-                if patterns:
-                    await pubsub.psubscribe(*channels)
-                else:
-                    await pubsub.subscribe(*channels)
+                await subscribe(*channels)
         except Exception as exc:  # the supervisor renews it when the link is back
             logger.debug("subscribing to %s failed: %r", new, exc)
             if self.sharded:  # the view of the cluster may be stale: take a fresh one
@@ -529,23 +524,18 @@ class RedisBackend(Service, Backend):
             for topic in gone:
                 self._unsubscribing[topic] = self._unsubscribing.get(topic, 0) + 1
         channels = [self.channel(topic) for topic in gone]
+        unsubscribe = pubsub.punsubscribe if patterns else pubsub.unsubscribe
         try:
             with anyio.fail_after(self.publish_timeout):
-                if patterns:
-                    await pubsub.punsubscribe(*channels)
-                else:
-                    await pubsub.unsubscribe(*channels)
+                await unsubscribe(*channels)
         except Exception as exc:  # a dropped link unsubscribes everything anyway
             logger.debug("unsubscribing from %s failed: %r", gone, exc)
 
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """The stream of messages received, for the hub's single reader."""
-        if self._messages is None:
-            raise RuntimeError("the redis backend is not running")
-        if self._reading:
-            raise RuntimeError("the message stream has one reader: the hub")
+        stream = one_reader(self._messages, self._reading, "redis")
         self._reading = True
-        return self._messages
+        return stream
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -557,7 +547,7 @@ class RedisBackend(Service, Backend):
         if self.max_payload is not None and len(data) > self.max_payload:
             raise MessageTooBig(len(data), self.max_payload, "publish")
         if not self._connected:
-            self._publish_errors += 1
+            self._counts.publish_errors += 1
             raise BackendUnavailable(f"redis is unavailable: the link to {self.url} is down")
         if len(self._outgoing) >= self.max_outgoing:
             raise WouldBlock(f"{len(self._outgoing)} messages are waiting for redis")
@@ -617,11 +607,11 @@ class RedisBackend(Service, Backend):
             except Exception as exc:
                 error = _unavailable(exc, "publish")
                 error.__cause__ = exc
-                self._publish_errors += len(batch)
+                self._counts.publish_errors += len(batch)
                 logger.debug("publishing %d messages failed: %r", len(batch), exc)
             else:
                 error = None
-                self._published += len(batch)
+                self._counts.published += len(batch)
             finally:
                 for item in batch:
                     item.error = error
@@ -655,16 +645,8 @@ class RedisBackend(Service, Backend):
 
     def statistics(self) -> BackendStatistics:
         """The backend's counters."""
-        return BackendStatistics(
-            connected=self._connected,
-            published=self._published,
-            received=self._received,
-            publish_errors=self._publish_errors,
-            dropped=self._dropped,
-            disconnects=self._disconnects,
-            reconnects=self._reconnects,
-            subscriptions=len(self._topics) + len(self._patterns),
-        )
+        subscriptions = len(self._topics) + len(self._patterns)
+        return self._counts.snapshot(connected=self._connected, subscriptions=subscriptions)
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "disconnected"
