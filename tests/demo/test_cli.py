@@ -17,10 +17,10 @@ import pytest
 
 from tests._services import free_port
 from wskit.demo.app import CONFIG_ENV, ChatServer, DemoConfig, config_from_env, create_app
-from wskit.demo.cli import configure, demo_config, main, run_demo, serve_demo
+from wskit.demo.cli import configure, demo_config, main, serve_demo
 from wskit.demo.terminal import ClearingStream, StatusLine
 from wskit.exceptions import MissingExtra
-from wskit.serving import Listening, ServerOptions
+from wskit.serving import Listening, ServerOptions, serve_async
 
 
 def parse(*argv: str) -> tuple[argparse.Namespace, ServerOptions]:
@@ -178,23 +178,24 @@ class Screen(io.StringIO):
         return written
 
 
-async def test_run_demo_serves_and_draws_the_status_line() -> None:
+async def test_the_status_line_is_drawn_while_the_demo_serves() -> None:
     port = free_port()
     config = DemoConfig.for_address("127.0.0.1", port)
     app = create_app(config)
     stream = Screen()
     line = StatusLine(stream, app.chat, width=lambda: 200)
-    options = ServerOptions(port=port, log_level="warning", graceful_timeout=1.0)
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        listening = await tg.start(
-            partial(run_demo, app, options, "test", line, stop=stop, interval=0.01)
-        )
+        serving = partial(serve_async, app, "127.0.0.1", port, stop=stop)
+        listening = await tg.start(partial(serving, install_signal_handlers=False))
         assert listening.url == f"http://127.0.0.1:{port}"
-        response = await http_get(port, "/")
-        assert response.startswith(b"HTTP/1.1 200")
-        with anyio.fail_after(10):
-            await stream.redrawn.wait()
+        async with anyio.create_task_group() as drawing:
+            drawing.start_soon(line.show, listening.url, 0.01)
+            response = await http_get(port, "/")
+            assert response.startswith(b"HTTP/1.1 200")
+            with anyio.fail_after(10):
+                await stream.redrawn.wait()
+            drawing.cancel_scope.cancel()
         stop.set()
     assert f"wskit demo http://127.0.0.1:{port} | 0 connections" in stream.getvalue()
     assert stream.getvalue().endswith("\n")

@@ -338,6 +338,32 @@ def test_serve_returns_after_sigterm(worker: str) -> None:
     assert seen[0].port
 
 
+@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+def test_an_async_on_ready_runs_next_to_the_server_until_it_stops(worker: str) -> None:
+    events: list[str] = []
+
+    async def ready(listening: Listening) -> None:
+        events.append("ready")
+        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            events.append("stopped with the server")
+
+    serve(make_app(), port=0, worker=worker, on_ready=ready)  # type: ignore[arg-type]
+    assert events == ["ready", "stopped with the server"]
+
+
+def test_a_port_in_use_is_an_oserror_not_a_group() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            serve(make_app(), port=taken.getsockname()[1], log_level="warning")
+
+
 class HangingApp:
     """Speaks lifespan; its ``shutdown()`` ignores the deadline."""
 

@@ -18,26 +18,28 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-import anyio.abc
 import msgspec
 
 from wskit._extras import require
-from wskit.cli import Handler, add_server_arguments, server_kwargs
 from wskit.policies import parse_origin
-from wskit.serving import Listening, ServerOptions, configure_logging, serve_async
-from wskit.serving.process import run_loop
+from wskit.serving import Listening, ServerOptions, configure_logging, serve, serve_workers
+from wskit.serving.cli import (
+    Handler,
+    add_server_arguments,
+    print_listening,
+    require_server,
+    server_kwargs,
+)
 
 from .app import CONFIG_ENV, DemoConfig, create_app
 from .terminal import ClearingStream, StatusLine
 
 if TYPE_CHECKING:
-    from .app import DemoApp
+    pass
 
-__all__ = ["configure", "demo_config", "main", "run_demo", "serve_demo"]
+__all__ = ["configure", "demo_config", "main", "serve_demo"]
 
 
 #: The import string worker processes load (``--workers N``).
@@ -159,10 +161,7 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
         status: Draw the status line; ``None``: when stdout is a terminal.
     """
     backend = "in-memory hub, one process" if config.redis_url is None else "Redis hub"
-    if options.server == "hypercorn":
-        require("server", "wskit demo")
-    else:
-        require(options.server, f"wskit demo --server {options.server}")
+    require_server(options, "wskit demo")
     if config.redis_url is not None:
         require("redis", "wskit demo with WSKIT_REDIS_URL")
     if options.workers > 1:
@@ -174,7 +173,6 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
                 file=sys.stderr,
             )
         os.environ[CONFIG_ENV] = msgspec.json.encode(config).decode()
-        from wskit.serving import serve_workers
 
         def announce(listening: Listening) -> None:
             _announce(listening, f"{backend}, {options.workers} workers")
@@ -187,13 +185,19 @@ def serve_demo(config: DemoConfig, options: ServerOptions, *, status: bool | Non
     line: StatusLine | None = None
     if sys.stdout.isatty() if status is None else status:
         line = StatusLine(sys.stdout, app.chat)
+
+    async def ready(listening: Listening) -> None:  # next to the server, in its event loop
+        _announce(listening, backend)
+        if line is not None:
+            await line.show(listening.url)
+
     stderr = sys.stderr
     if line is not None:
         # Before logging and hypercorn create their handlers, which keep the stream they see.
         sys.stderr = ClearingStream(stderr, line)
     try:
         configure_logging(options.log_level)
-        run_loop(options, partial(run_demo, app, options, backend, line))
+        serve(app, options.host, options.port, on_ready=ready, **options.serve_options())
     except OSError as exc:
         return _cannot_listen(options, exc)
     finally:
@@ -211,8 +215,7 @@ def _cannot_listen(options: ServerOptions, exc: OSError) -> int:
 
 
 def _announce(listening: Listening, backend: str) -> None:
-    for url in listening.urls:
-        print(f"wskit listening on {url}", flush=True)
+    print_listening(listening)
     url = listening.url
     if "://0.0.0.0:" in url or "://[::]:" in url:
         # A browser never loads the page from 0.0.0.0; it uses one of the allowed origins.
@@ -222,48 +225,3 @@ def _announce(listening: Listening, backend: str) -> None:
             flush=True,
         )
     print(f"wskit demo: open {url} in two browser windows ({backend})", flush=True)
-
-
-async def run_demo(
-    app: DemoApp,
-    options: ServerOptions,
-    backend: str,
-    line: StatusLine | None,
-    *,
-    stop: anyio.Event | None = None,
-    interval: float = 1.0,
-    task_status: anyio.abc.TaskStatus[Listening] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``app`` until ``stop`` is set (or a signal) and redraw ``line`` every ``interval``."""
-    async with anyio.create_task_group() as tg:
-
-        async def serve(*, task_status: anyio.abc.TaskStatus[Listening]) -> None:
-            await serve_async(
-                app,
-                options.host,
-                options.port,
-                stop=stop,
-                install_signal_handlers=stop is None,
-                task_status=task_status,
-                **options.serve_options(),
-            )
-            tg.cancel_scope.cancel()
-
-        try:
-            listening: Listening = await tg.start(serve)
-        except OSError as exc:  # cannot bind: re-raised as itself, not in a group
-            failed: OSError | None = exc
-        else:
-            failed = None
-            _announce(listening, backend)
-            task_status.started(listening)
-            if line is not None:
-                line.url = listening.url
-                try:
-                    while True:
-                        line.draw()
-                        await anyio.sleep(interval)
-                finally:
-                    line.close()
-    if failed is not None:
-        raise failed

@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
+import anyio
+
 if TYPE_CHECKING:
     from .app import ChatServer
 
@@ -91,6 +93,17 @@ class StatusLine:
             self.stream.write(_ERASE)
             self.stream.flush()
             self.shown = False
+
+    async def show(self, url: str, interval: float = 1.0) -> None:
+        """Show the demo at ``url``: redraw every ``interval`` seconds until cancelled, then
+        leave the last state on screen."""
+        self.url = url
+        try:
+            while True:
+                self.draw()
+                await anyio.sleep(interval)
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Leave the last state on screen and end the line."""

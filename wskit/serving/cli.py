@@ -27,6 +27,7 @@ __all__ = [
     "add_server_arguments",
     "configure_run",
     "print_listening",
+    "require_server",
     "server_kwargs",
 ]
 
@@ -135,6 +136,18 @@ def server_kwargs(
     return cast("ServeKwargs", resolved)
 
 
+def require_server(options: ServerOptions, command: str) -> None:
+    """Check that the server ``options`` names is installed (hypercorn: the ``server`` extra).
+
+    Raises:
+        MissingExtra: It is not; the message names ``command`` and the extra to install.
+    """
+    if options.server == "hypercorn":
+        require("server", command)
+    else:
+        require(options.server, f"{command} --server {options.server}")
+
+
 def print_listening(listening: Listening) -> None:
     """Print ``wskit listening on URL`` (one line per socket) to stdout; tools parse it."""
     for url in listening.urls:
@@ -175,10 +188,7 @@ def configure_run(parser: argparse.ArgumentParser) -> Handler:
         except TypeError as exc:
             print(f"wskit: error: {exc}", file=sys.stderr)
             return 2
-        if options.server == "hypercorn":
-            require("server", "wskit run")
-        else:
-            require(options.server, f"wskit run --server {options.server}")
+        require_server(options, "wskit run")
         configure_logging(options.log_level)
         if options.reload:
             from .reload import run_reloading

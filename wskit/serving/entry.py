@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
@@ -120,7 +121,10 @@ def serve(
             ``workers > 1`` and ``reload``: each process imports the app itself).
         host: Interface to bind (default ``127.0.0.1``).
         port: TCP port (default 8000); ``0`` picks a free one (``on_ready`` receives it).
-        on_ready: Called with a :class:`Listening` once the sockets accept connections.
+        on_ready: Called with a :class:`Listening` once the sockets accept connections. When
+            it returns an awaitable (an ``async def``), that runs next to the server, in its
+            event loop, until it returns or the server stops (``wskit demo`` draws its status
+            line so); with ``workers > 1`` or ``reload`` it is called in the supervisor.
         **options: The other :class:`ServerOptions`: ``server`` (``"hypercorn"``,
             ``"uvicorn"``, ``"granian"``), ``worker``, ``workers``, ``max_message_size``...
             With more than one worker, objects marked ``is_process_local`` (the in-memory
@@ -130,6 +134,7 @@ def serve(
         ValueError: On an invalid option, or ``workers > 1``/``reload`` with an app object.
         RuntimeError: A worker process exited with a non-zero status.
         MissingExtra: The chosen server or event loop is not installed.
+        OSError: The address cannot be bound (in use, not available).
     """
     resolved = server_options(options, host=host, port=port)
     if resolved.workers > 1 or resolved.reload:
@@ -149,10 +154,23 @@ def serve(
     asgi_app: ASGIApp = load_app(app) if isinstance(app, str) else app
 
     async def main() -> None:
+        failed: OSError | None = None
         async with anyio.create_task_group() as tg:
-            listening = await tg.start(_serve_one, asgi_app, resolved)
-            if on_ready is not None:
-                on_ready(listening)
+
+            async def serving(*, task_status: anyio.abc.TaskStatus[Listening]) -> None:
+                await serve_in_loop(asgi_app, resolved, task_status=task_status)
+                tg.cancel_scope.cancel()  # the server stopped: so does what ran next to it
+
+            try:
+                listening = await tg.start(serving)
+            except OSError as exc:  # cannot bind: raised as itself, not in a group
+                failed = exc
+            else:
+                ready = None if on_ready is None else on_ready(listening)
+                if inspect.isawaitable(ready):
+                    await ready
+        if failed is not None:
+            raise failed
 
     run_loop(resolved, main)
 
@@ -171,12 +189,3 @@ def serve_workers(
 
     check_multiprocess_safety(load_app(app_path), module=app_path.partition(":")[0])
     return run_workers(app_path, options, on_ready=on_ready)
-
-
-async def _serve_one(
-    app: ASGIApp,
-    options: ServerOptions,
-    *,
-    task_status: anyio.abc.TaskStatus[Listening] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    await serve_in_loop(app, options, task_status=task_status)
