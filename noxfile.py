@@ -24,13 +24,15 @@ nox.options.default_venv_backend = "uv"
 PYTHONS = ["3.11", "3.12", "3.13"]
 #: Every optional capability, as `./dev test` installs them.
 EXTRAS = ["server", "uvloop", "trio", "redis", "yaml"]
-#: The core, App, operations (and views) and pub/sub suites: what CI runs on every Python.
+#: The core, App, operations (and views), pub/sub and test-client suites: what CI runs on every
+#: Python.
 CORE_SUITES = [
     *sorted(str(path) for path in Path("tests").glob("test_*.py")),
     "tests/app",
     "tests/operations",
     "tests/views",
     "tests/pubsub",
+    "tests/testing",
 ]
 
 
