@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +45,6 @@ __all__ = [
     "command",
     "free_ports",
     "hash_slot",
-    "local_cluster",
     "topics_on_distinct_masters",
 ]
 
@@ -494,18 +493,6 @@ def topics_on_distinct_masters(cluster: LocalCluster, prefix: str, count: int = 
             if len(topics) == count:
                 return topics
     raise ClusterError(f"fewer than {count} masters own slots")
-
-
-@contextlib.contextmanager
-def local_cluster(**options: object) -> Iterator[LocalCluster]:
-    """A started :class:`LocalCluster` in a temporary directory, killed on exit."""
-    with tempfile.TemporaryDirectory(prefix="wskit-cluster-") as tmp:
-        cluster = LocalCluster(Path(tmp), **options)  # type: ignore[arg-type]
-        try:
-            cluster.start()
-            yield cluster
-        finally:
-            cluster.stop()
 
 
 def _replica_synced(node: Node) -> bool:

@@ -1,11 +1,11 @@
-"""Cases 5 and 6: calls after the end, and closes that race.
+"""Calls after the end, and closes that race: typed errors at once, one close frame ever.
 
-Case 5. After the client left (``websocket.disconnect``, or the server's ``send`` raised
+After the end. After the client left (``websocket.disconnect``, or the server's ``send`` raised
 ``OSError``), every receive and send raises a typed error at once and the ASGI callables are
 never called again, even though the server's ``receive`` here would block forever. After the
 application's own close, every send raises at once and calls nothing.
 
-Case 6. Double close, concurrent closes from several tasks while the first close frame is
+Closes that race. Double close, concurrent closes from several tasks while the first close frame is
 still in the server's hands, a close racing a stream of sends, a close racing the drain, a
 close racing the client's own close: exactly one ``websocket.close`` reaches the server, and
 nothing follows it.
@@ -120,7 +120,7 @@ async def _immediately(call: Call, ws: WebSocket) -> BaseException:
     raise AssertionError("the call did not raise")
 
 
-# -- case 5 ------------------------------------------------------------------------------------
+# -- after the end -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ending", ["client-left", "transport-broke"])
@@ -177,7 +177,7 @@ async def test_iterators_after_the_end_stop_without_a_call() -> None:
     assert ws.close_code == 1001
 
 
-# -- case 6 ------------------------------------------------------------------------------------
+# -- closes that race --------------------------------------------------------------------------
 
 
 async def test_concurrent_closes_while_the_first_is_in_flight() -> None:

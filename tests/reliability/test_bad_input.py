@@ -1,16 +1,17 @@
-"""Cases 3 and 4: hostile payloads and oversized messages.
+"""Hostile payloads and oversized messages: a typed error or a close, never a crash or a leak.
 
-Case 3. Malformed JSON, deeply nested JSON (``"[" * 100000``), the wrong frame kind, empty
-frames and invalid UTF-8 where bytes must become text: every receive method raises a typed
+Hostile payloads. Malformed JSON, deeply nested JSON (``"[" * 100000``), the wrong frame kind,
+empty frames and invalid UTF-8 where bytes must become text: every receive method raises a typed
 error (``DecodeError``/``ValidationError``/``FrameTypeError``), never a crash, and the
-connection answers the next good frame; the operation router answers each with an error
-envelope and stays open. The bare-``WebSocket`` decoding rules are in
-``tests/test_connection_*.py``; this file runs them through an App and the router, with a
-"usable afterwards" check and nothing logged at ERROR.
+connection answers the next good frame; the operation router answers each with an error envelope
+and stays open. The bare-``WebSocket`` decoding rules are in ``tests/test_connection_*.py``;
+this file runs them through an App and the router, with a "usable afterwards" check and nothing
+logged at ERROR.
 
-Case 4. An inbound message over ``max_message_size`` closes with 1009 and is not retained:
-the peak memory while the app handles it stays far below the message's size (tracemalloc).
-An outbound message over ``max_send_size`` is refused before anything reaches the server.
+Oversized messages. An inbound message over ``max_message_size`` closes with 1009 and is not
+retained: the peak memory while the app handles it stays far below the message's size
+(tracemalloc). An outbound message over ``max_send_size`` is refused before anything reaches the
+server.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ async def test_operation_router_answers_every_bad_frame_and_stays_open(records: 
     assert records.errors == []
 
 
-# -- case 4: oversized messages ----------------------------------------------------------------
+# -- oversized messages ------------------------------------------------------------------------
 
 LIMIT = 1024
 HUGE = 16 * 2**20

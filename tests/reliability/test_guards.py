@@ -1,4 +1,4 @@
-"""Cases 9 and 12: idle timeout, heartbeat miss, max lifespan and the per-connection rate limit.
+"""Guards of an open connection: idle timeout, heartbeat miss, max lifespan, rate limit.
 
 The documented codes (docs/topics/close-codes.md), the same as the operation router's:
 
@@ -92,7 +92,7 @@ async def closed_with(conn: WebSocketTestSession) -> tuple[int, str]:
         return exc.code, exc.reason
 
 
-# -- idle timeout and heartbeats (case 9) ------------------------------------------------------
+# -- idle timeout and heartbeats ---------------------------------------------------------------
 
 
 @KINDS
@@ -167,7 +167,7 @@ async def test_route_override_turns_the_guards_off(kind: str) -> None:
     assert seen == [(1000, "")]
 
 
-# -- max lifespan (case 9) -------------------------------------------------------------------
+# -- max lifespan -----------------------------------------------------------------------------
 
 
 @KINDS
@@ -302,7 +302,7 @@ def test_guard_configuration() -> None:
     assert not Handshake().guarded
 
 
-# -- rate limit (case 12) --------------------------------------------------------------------
+# -- rate limit -------------------------------------------------------------------------------
 
 
 @KINDS

@@ -1,4 +1,4 @@
-"""Case 2: a handler raises before or after accept.
+"""A handler raises before or after accept.
 
 Defined outcome: before accept, no accept (a 500 denial, or a close before accept where the
 server has no denial responses); after accept, exactly one close 1011 "internal error" and

@@ -1,4 +1,4 @@
-"""Case 11: hostile handshakes, as raw bytes through a real socket to hypercorn.
+"""Hostile handshakes, as raw bytes through a real socket to hypercorn.
 
 Origin look-alikes, a malformed ``Host``, non-UTF-8 header bytes, 1,000 headers and a huge
 ``Sec-WebSocket-Protocol`` offer. Defined outcome: each is refused (an HTTP 4xx from

@@ -1,4 +1,4 @@
-"""Case 8: Redis is killed (SIGKILL) and restarted under publish load, twice.
+"""Redis is killed (SIGKILL) and restarted under publish load, twice.
 
 ``tests/pubsub/test_redis.py`` checks one restart at the backend level (typed errors, recovery
 within the backoff bound, resubscription, the loss window). This test adds what a leak would

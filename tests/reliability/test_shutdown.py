@@ -1,4 +1,4 @@
-"""Case 10: the server shuts down with live connections of every kind.
+"""The server shuts down with live connections of every kind.
 
 Defined outcome: every client sees 1001, every handler has ended (its ``finally`` ran) by the
 time the server has stopped, the drain keeps its deadline, and nothing is logged at ERROR.

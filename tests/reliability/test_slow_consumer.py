@@ -1,4 +1,4 @@
-"""Case 7: a subscriber stalls forever during a broadcast.
+"""A subscriber stalls forever during a broadcast.
 
 Defined outcome: the stalled connection is evicted per policy (close 1013: its outbox
 overflowed under ``overflow="close"``, or a send missed ``send_timeout``), its subscription and

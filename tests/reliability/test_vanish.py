@@ -1,4 +1,4 @@
-"""Case 1: the client vanishes mid-send (the server's ``send`` raises ``OSError``, or the
+"""The client vanishes mid-send (the server's ``send`` raises ``OSError``, or the
 transport drops while the handler waits).
 
 Defined outcome: the handler sees ``WebSocketDisconnect(1006)``; both sides of the connection
