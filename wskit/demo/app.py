@@ -255,7 +255,7 @@ class ChatServer:
         self._clients[id(ws)] = client
         self.stats.connections += 1
         try:
-            await self.router.emit(ws, "session", p.Session(sid=member.sid, name=name))
+            await self.router.emit(ws, "session", p.SessionInfo(sid=member.sid, name=name))
             await self.router(ws)
         finally:
             self.stats.connections -= 1
@@ -290,7 +290,7 @@ class ChatServer:
 
     def _build_router(self) -> OperationRouter:
         ops = OperationRouter(max_bad_messages=20)
-        ops.emits("session", payload=p.Session, summary="Who the server thinks you are.")
+        ops.emits("session", payload=p.SessionInfo, summary="Who the server thinks you are.")
         ops.emits("message.new", payload=p.ChatMessage, summary="A message posted in a room.")
         ops.emits("presence", payload=p.Presence, summary="Everyone in a room now.")
         ops.emits("history", payload=p.History, summary="A room's last messages, on join.")

@@ -14,7 +14,7 @@ type              direction  payload                     effect
 ``message.send``  in         :class:`SendMessage`        reply ``message.sent``; ``message.new``
                                                          to the room
 ``typing``        in         :class:`Typing`             ``typing`` to the room (no reply)
-``session``       out        :class:`Session`            sent once, right after accept
+``session``       out        :class:`SessionInfo`        sent once, right after accept
 ``message.new``   out        :class:`ChatMessage`        a message posted in a joined room
 ``presence``      out        :class:`Presence`           who is in a room (the whole list)
 ``typing``        out        :class:`Typing`             someone started/stopped typing
@@ -47,7 +47,7 @@ __all__ = [
     "RoomJoined",
     "RoomLeft",
     "SendMessage",
-    "Session",
+    "SessionInfo",
     "Typing",
     "valid_name",
 ]
@@ -137,7 +137,7 @@ class Member(msgspec.Struct, frozen=True):
     name: DisplayName
 
 
-class Session(msgspec.Struct, frozen=True):
+class SessionInfo(msgspec.Struct, frozen=True):
     """Sent once after the handshake: who the server thinks this connection is."""
 
     sid: SessionId

@@ -25,7 +25,7 @@ from ..policies import Authenticate, Handshake, SubprotocolPolicy
 from .envelope import DEFAULT_FORMAT, EnvelopeFormat, accepts_none, check_name
 from .errors import ErrorHandling, ErrorPolicy
 from .injection import UNSET, compile_plan
-from .spec import Checker, Compiled, Emit, Inline, Operation, Route, checker
+from .spec import Checker, Compiled, CompiledOperation, Emit, Inline, Operation, checker
 
 if TYPE_CHECKING:
     from ..codecs import Codec
@@ -392,7 +392,7 @@ class OperationRouter:
             self._frozen = "it has already served a connection"
         compiled = self._compiled
         if compiled is None:
-            table: dict[type, Route] = {}
+            table: dict[type, CompiledOperation] = {}
             for op in self._operations.values():
                 label = f"operation {op.name!r}"
                 default = op.plan.payload_default
@@ -404,7 +404,7 @@ class OperationRouter:
                     reply = self.envelope.tagged(op.reply, op.reply_payload, outbound=True)
                 check = checker(op.reply_payload, f"the reply of {label}")
                 simple = op.plan.simple
-                table[struct] = Route(
+                table[struct] = CompiledOperation(
                     op.handler if simple else op.plan.call,
                     simple,
                     reply,

@@ -285,8 +285,9 @@ async def _loop(
                 return
             continue
         try:
-            # Only what the hot path needs, from a plain tuple (see spec.Inline); the full Route
-            # is looked up again on the rare paths (a reply to convert, an error).
+            # Only what the hot path needs, from a plain tuple (see spec.Inline); the whole
+            # CompiledOperation is looked up again on the rare paths (a reply to convert, an
+            # error).
             call, simple, reply, cls = inline[env.__class__]
         except KeyError:  # not inline: a background operation (zero cost when not raised)
             tg.start_soon(_background, router, table[env.__class__], env, ws, session)

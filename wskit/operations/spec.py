@@ -1,9 +1,9 @@
 """The declarations an operation router keeps, and the compiled form its loop runs.
 
 :class:`Operation` and :class:`Emit` are what ``@router.on(...)`` and ``router.emits(...)``
-record (the docs generator reads them); :class:`Route`, :data:`Inline` and :class:`Compiled`
-are the frozen dispatch tables; :class:`Checker` validates outbound values (replies, emits, a
-view's ``send``) with an identity check on the fast path.
+record (the docs generator reads them); :class:`CompiledOperation`, :data:`Inline` and
+:class:`Compiled` are the frozen dispatch tables; :class:`Checker` validates outbound values
+(replies, emits, a view's ``send``) with an identity check on the fast path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import msgspec
 
 from .injection import UNSET, Plan
 
-__all__ = ["Checker", "Compiled", "Emit", "Inline", "Operation", "Route", "checker"]
+__all__ = ["Checker", "Compiled", "Emit", "Inline", "CompiledOperation", "Operation", "checker"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _UNSET: Final[Any] = UNSET
@@ -111,7 +111,7 @@ class Emit:
         return fn
 
 
-class Route(NamedTuple):
+class CompiledOperation(NamedTuple):
     """A compiled operation: what the connection loop needs, unpacked in one step.
 
     Attributes:
@@ -135,9 +135,9 @@ class Route(NamedTuple):
 
 
 #: What the connection loop unpacks per message for an inline (not ``background``) operation:
-#: ``(call, simple, reply, cls)`` as in :class:`Route`. A plain tuple on purpose: CPython 3.11
-#: specialises unpacking only for an exact ``tuple``; a ``NamedTuple`` (a subclass) unpacks
-#: through the generic iterator protocol, about 50 ns a message slower.
+#: ``(call, simple, reply, cls)`` as in :class:`CompiledOperation`. A plain tuple on purpose:
+#: CPython 3.11 specialises unpacking only for an exact ``tuple``; a ``NamedTuple`` (a
+#: subclass) unpacks through the generic iterator protocol, about 50 ns a message slower.
 Inline: TypeAlias = tuple[
     Callable[..., Awaitable[Any]], bool, Callable[[Any, Any], msgspec.Struct] | None, object
 ]
@@ -149,13 +149,13 @@ class Compiled:
 
     Attributes:
         union: The union of every operation's envelope struct (``None``: no operations).
-        table: Every operation's :class:`Route`, by envelope struct.
+        table: Every operation's :class:`CompiledOperation`, by envelope struct.
         inline: The hot-path fields of the operations that run inline, by envelope struct; a
             struct missing here is a ``background`` operation.
         names: The operation names.
     """
 
     union: object
-    table: Mapping[type, Route]
+    table: Mapping[type, CompiledOperation]
     inline: Mapping[type, Inline]
     names: frozenset[str]

@@ -138,7 +138,7 @@ async def run(
     sock = sockets[0]
     is_unix = bool(options.uds)
 
-    class Server(Embedded):
+    class OnWskitSocket(Embedded):
         def _init_shared_socket(self) -> None:  # wskit's socket, already listening
             # granian closes the descriptor it is given: give it a copy of wskit's.
             fd = os.dup(sock.fileno())
@@ -159,7 +159,7 @@ async def run(
         "ssl_key": Path(options.keyfile) if options.keyfile else None,
     }
     settings.update(options.server_config)
-    server = Server(_corrected(app), **settings)  # (re)configures granian's logging
+    server = OnWskitSocket(_corrected(app), **settings)  # (re)configures granian's logging
     logging.getLogger("_granian").addFilter(_QuietEmbedded())
     stop: Any = server.stop
     control.on_force(stop)

@@ -79,12 +79,12 @@ async def run(
     """Serve ``app`` on ``sockets`` with uvicorn until ``control.drained`` is set."""
     import uvicorn
 
-    class Server(uvicorn.Server):
+    class SignalFreeServer(uvicorn.Server):
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield  # wskit handles the signals: drain first, then stop uvicorn
 
-    server = Server(make_config(app, options))  # (re)configures uvicorn's logging
+    server = SignalFreeServer(make_config(app, options))  # (re)configures uvicorn's logging
     if not options.access_log:
         logging.getLogger("uvicorn.error").addFilter(_no_connection_lines)
 
