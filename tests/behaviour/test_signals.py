@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests._services import server_process
 from tests.behaviour.conftest import SERVERS, require_server
-from tests.integration._client import close_frame, ws_connect
+from tests.integration._client import close_frame, connect_live
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +45,6 @@ def anyio_backend() -> tuple[str, dict[str, object]]:
     return ("asyncio", {})
 
 
-async def _connect(url: str, out: list[ClientConnection]) -> None:
-    async def one() -> None:
-        ws = await ws_connect(url)
-        await ws.send("ready?")
-        assert await ws.recv() == "ready?"  # the handler runs: the connection is live
-        out.append(ws)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(CLIENTS):
-            tg.start_soon(one)
-
-
 @pytest.mark.parametrize("kind", SERVERS)
 @pytest.mark.parametrize(("app", "signum"), CASES)
 async def test_signal_closes_every_wskit_connection_with_1001(
@@ -70,7 +58,7 @@ async def test_signal_closes_every_wskit_connection_with_1001(
         anyio.create_task_group() as flooders,
     ):
         clients: list[ClientConnection] = []
-        await _connect(server.ws("/echo"), clients)
+        await connect_live(server.ws("/echo"), CLIENTS, clients)
         if app == "App":  # streams closed by wskit whose client keeps sending, never reads
             for _ in range(2):
                 await flooders.start(_stuck_flooder, server.port)

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests._services import timeout
 
-__all__ = ["close_frame", "ws_connect"]
+__all__ = ["close_frame", "connect_live", "ws_connect"]
 
 
 def ws_connect(url: str, **options: Any) -> connect:
@@ -39,3 +39,17 @@ async def close_frame(ws: ClientConnection, deadline: float = 10.0) -> tuple[int
         if exc.rcvd is None:
             return 1006, ""
         return exc.rcvd.code, exc.rcvd.reason
+
+
+async def connect_live(url: str, count: int, out: list[ClientConnection]) -> None:
+    """Open ``count`` connections to an echo route at once, each once its handler answers."""
+
+    async def one() -> None:
+        ws = await ws_connect(url)
+        await ws.send("ready?")
+        assert await ws.recv() == "ready?"  # the handler runs: the connection is live
+        out.append(ws)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(one)

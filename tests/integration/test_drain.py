@@ -15,25 +15,13 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from tests._services import raw_ws_connect, running_server, server_process
-from tests.integration._client import close_frame, ws_connect
+from tests.integration._client import close_frame, connect_live
 from tests.integration.apps import make_app
 
 pytestmark = pytest.mark.integration
 
 APP = "tests.integration.apps:app"
 CLIENTS = 20
-
-
-async def _connect_all(url: str, count: int, out: list[ClientConnection]) -> None:
-    async def one() -> None:
-        ws = await ws_connect(url)
-        await ws.send("ready?")
-        assert await ws.recv() == "ready?"  # the handler runs: the connection is live
-        out.append(ws)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(count):
-            tg.start_soon(one)
 
 
 async def _close_codes(clients: list[ClientConnection]) -> list[tuple[int, str]]:
@@ -58,7 +46,7 @@ def _assert_clean(stderr: str) -> None:
 async def test_signal_drains_every_client_with_1001(worker: str, signum: signal.Signals) -> None:
     async with server_process(APP, worker=worker) as server:
         clients: list[ClientConnection] = []
-        await _connect_all(server.ws("/echo"), CLIENTS, clients)
+        await connect_live(server.ws("/echo"), CLIENTS, clients)
         server.send_signal(signum)
         codes = await _close_codes(clients)
         assert await server.wait() == 0
@@ -69,7 +57,7 @@ async def test_signal_drains_every_client_with_1001(worker: str, signum: signal.
 async def test_workers_drain_every_client_with_1001() -> None:
     async with server_process(APP, args=["--workers", "2"]) as server:
         clients: list[ClientConnection] = []
-        await _connect_all(server.ws("/echo"), CLIENTS, clients)
+        await connect_live(server.ws("/echo"), CLIENTS, clients)
         server.send_signal(signal.SIGTERM)
         codes = await _close_codes(clients)
         assert await server.wait() == 0
@@ -83,7 +71,7 @@ async def test_workers_drain_every_client_with_1001() -> None:
 async def test_in_process_shutdown_drains(worker: str) -> None:
     async with running_server(make_app(), worker=worker) as server:
         clients: list[ClientConnection] = []
-        await _connect_all(server.ws("/echo"), CLIENTS, clients)
+        await connect_live(server.ws("/echo"), CLIENTS, clients)
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.shutdown)
             codes = await _close_codes(clients)
