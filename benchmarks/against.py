@@ -42,7 +42,13 @@ CONTROLS = ("raw ASGI", "ceiling", "Starlette", "Litestar", "FastWS", "naive", "
 def _run(tree: Path, name: str, out: Path, extra: Sequence[str]) -> list[dict[str, object]]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, "-m", f"benchmarks.{name}", "--json", str(out), *extra]
-    subprocess.run(command, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
+    # The tables are read from the JSON; the progress lines are shown only if the run fails.
+    done = subprocess.run(
+        command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{name} failed in {tree} (exit {done.returncode})")
     rows: list[dict[str, object]] = json.loads(out.read_text())["results"]
     return rows
 
@@ -62,7 +68,10 @@ def compare(rev: str, names: Sequence[str], rounds: int, extra: Sequence[str]) -
                     for name in names:
                         out = Path(scratch) / f"{name}-{side}-{round_}.json"
                         for row in _run(tree, name, out, extra):
-                            pair = times[name].setdefault(str(row["label"]), ([], []))
+                            label = str(row["label"])
+                            if row.get("group"):  # a label may stand in several groups
+                                label = f"{label} ({row['group']})"
+                            pair = times[name].setdefault(label, ([], []))
                             pair[side].append(float(row["median_s"]))  # type: ignore[arg-type]
                 print(f"round {round_ + 1}/{rounds} done", file=sys.stderr)
         finally:
