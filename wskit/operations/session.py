@@ -227,7 +227,8 @@ async def _loop(
     decode: Any = _no_operations if compiled.union is None else codec.decoder(compiled.union)
     text = not codec.binary
     key = "text" if text else "bytes"
-    port = Port.of(ws, *INLINED)  # None: a subclass overrides them, so the loop calls them
+    # A subclass that overrides them gets a port that never opens, so the loop calls them.
+    port = Port.of(ws, *INLINED) or Port()
     receive_frame = ws.receive_text if text else ws.receive_bytes
     send_frame = ws.send_frame
     inline = compiled.inline
@@ -242,7 +243,7 @@ async def _loop(
         if idle is not None:
             session.deadline = clock() + idle
         try:
-            if port is not None and (receive := port.receive) is not None and not port.receiving:
+            if (receive := port.receive) is not None and not port.receiving:
                 # ws.receive_text() / receive_bytes(), inlined. The flag is held only while
                 # waiting, as they hold it: another task's receive meanwhile raises
                 # ConcurrentReceive, and a handler may receive a frame of its own.
@@ -298,11 +299,7 @@ async def _loop(
                 if result.__class__ is not cls:
                     result = table[env.__class__].coerce(result)
                 frame = encode(reply(result, env.id))
-                if (
-                    port is not None
-                    and (send := port.send) is not None
-                    and len(frame) <= port.bytes_out
-                ):
+                if (send := port.send) is not None and len(frame) <= port.bytes_out:
                     # ws.send_frame(), inlined. The port is read again: the handler may have
                     # closed the connection. ``frame`` is the encoded bytes, so its length is
                     # exactly the size the limit is about.
