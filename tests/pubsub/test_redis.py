@@ -12,9 +12,11 @@ import os
 import signal
 import sys
 import time
+from asyncio import CancelledError
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import pytest
 
@@ -156,6 +158,68 @@ async def test_a_hung_server_never_hangs_a_publish(redis_process: RedisProcess) 
                 await backend.history("t")
         finally:
             os.kill(redis_process.process.pid, signal.SIGCONT)
+
+
+async def _hung_redis(task_status: anyio.abc.TaskStatus[int]) -> None:
+    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+
+    async def hang(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await anyio.sleep_forever()
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        task_status.started(listener.extra(anyio.abc.SocketAttribute.local_port))
+        await listener.serve(hang)
+
+
+async def test_a_redis_that_hangs_from_the_start_is_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every connection attempt fails (coredis's handshake times out, or a publish's deadline
+    cancels it): one WARNING in all, wskit's, not a record of coredis's per attempt."""
+    caplog.set_level(logging.DEBUG, logger="wskit.pubsub.redis")
+    attempts = 0
+
+    def failed_attempts() -> int:
+        return sum(
+            r.levelno == logging.DEBUG and "attempt" in r.getMessage() for r in caplog.records
+        )
+
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(_hung_redis)
+        backend = RedisBackend(
+            f"redis://127.0.0.1:{port}", connect_timeout=0.2, publish_timeout=0.2, backoff_max=0.1
+        )
+        async with backend:
+            with pytest.raises(BackendUnavailable):
+                await backend.publish("t", b"x")
+            await eventually(lambda: failed_attempts() >= 3, seconds=30)
+            attempts = failed_attempts()
+        tg.cancel_scope.cancel()
+
+    assert attempts >= 3  # the first attempt is the warning, each further one a DEBUG record
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelno) for r in loud] == [("wskit.pubsub.redis", logging.WARNING)]
+    assert loud[0].exc_info is None
+
+
+def test_coredis_keeps_every_record_but_those_of_failed_attempts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only coredis's ERROR records of transport failures and cancellations are dropped."""
+    RedisBackend("redis://127.0.0.1:1")  # installs the filter
+    coredis_logger = logging.getLogger("coredis")
+    caplog.set_level(logging.INFO, logger="coredis")
+    coredis_logger.error("an error of its own")  # no exception: kept
+    coredis_logger.info("closed", exc_info=True)  # below ERROR: kept
+    for exc in (ValueError("a bug"), OSError("refused"), TimeoutError(), CancelledError()):
+        try:
+            raise exc
+        except BaseException:
+            coredis_logger.exception("failed")
+    coredis_logger.error("failed", exc_info=(None, None, None))  # logged outside an except
+    kept = [(r.levelname, r.exc_info[0] if r.exc_info else None) for r in caplog.records]
+    assert kept == [("ERROR", None), ("INFO", None), ("ERROR", ValueError)]
 
 
 async def test_buffers_and_hooks(

@@ -53,6 +53,7 @@ from wskit.exceptions import BackendError, BackendUnavailable, MessageTooBig, Wo
 
 from .._service import Service
 from ..history import RedisStreamHistory
+from ._coredis import Leases, close_cluster_layout, give_back, quiet_connection_failures, tidy
 from .base import DEFAULT_MAX_PAYLOAD, Backend, Counters, HistoryItem, offer, one_reader
 
 if TYPE_CHECKING:
@@ -193,8 +194,10 @@ class RedisBackend(Service, Backend):
         self._connected = False
         self._connected_event: anyio.Event | None = None
         self._ever_connected = False
+        self._said_unreachable = False
         self._last_pattern_message: tuple[bytes, bytes] | None = None
         self._counts = Counters()
+        quiet_connection_failures()  # this backend logs each failure once, in its own words
 
     # -- naming ---------------------------------------------------------------------------------
 
@@ -229,7 +232,7 @@ class RedisBackend(Service, Backend):
     def _make_client(self, nodes: Collection[tuple[str, int]] = ()) -> Any:
         client = self._new_client(nodes)
         pool = client.connection_pool
-        pool.connection_class = _tidy(pool.connection_class)
+        pool.connection_class = tidy(pool.connection_class)
         return client
 
     def _new_client(self, nodes: Collection[tuple[str, int]]) -> Any:
@@ -285,7 +288,7 @@ class RedisBackend(Service, Backend):
     ) -> Any:
         """Open a coredis client on ``stack`` (a cluster client discovers the slots then)."""
         client = self._make_client(nodes)
-        stack.callback(_close_cluster_layout, client)
+        stack.callback(close_cluster_layout, client)
         try:
             # Bounded by coredis' connect timeout (a scope of ours cannot wrap it: the
             # client's task group stays open after it).
@@ -323,7 +326,7 @@ class RedisBackend(Service, Backend):
         if not self.sharded:
             return client.pubsub(**options)
         pubsub = client.sharded_pubsub(**options)
-        pubsub.connection_pool = _Leases(pubsub.connection_pool)  # see _Leases
+        pubsub.connection_pool = Leases(pubsub.connection_pool)  # see _coredis.Leases
         return pubsub
 
     def backoff(self, attempt: int) -> float:
@@ -350,7 +353,7 @@ class RedisBackend(Service, Backend):
                     if self.sharded:  # a fresh view of the cluster for every link
                         client = await self._enter_client(link, nodes, "connect")
                     opened = self._open_pubsub(client)
-                    link.callback(_give_back, opened)  # before the client closes
+                    link.callback(give_back, opened)  # before the client closes
                     # Opening is bounded by coredis' connect and stream timeouts; a scope of
                     # ours cannot wrap it, since the pubsub's own task group stays open after it.
                     pubsub = await link.enter_async_context(opened)
@@ -392,7 +395,7 @@ class RedisBackend(Service, Backend):
         """The known nodes that accept a connection at all (the URL's, or any node learnt).
 
         Checked before each attempt to (re)connect through coredis, whose failed attempts
-        leave anyio streams unclosed (see ``_tidy``) and, in cluster mode, go through a
+        leave anyio streams unclosed (see ``_coredis.tidy``) and, in cluster mode, go through a
         discovery path this module cannot tidy.
         """
         parts = urlsplit(self.url)
@@ -441,6 +444,8 @@ class RedisBackend(Service, Backend):
             self._counts.reconnects += 1
             logger.info("redis link is back (%s)", _shown(self.url))
             _call(self.on_reconnect)
+        elif self._said_unreachable:
+            logger.info("redis link is up (%s)", _shown(self.url))
         self._ever_connected = True
 
     def _link_down(self, exc: BaseException) -> None:
@@ -451,6 +456,10 @@ class RedisBackend(Service, Backend):
             self._counts.disconnects += 1
             logger.warning("redis link is down (%s): %s", _shown(self.url), _one_line(exc))
             _call(self.on_disconnect, exc)
+        elif not self._ever_connected and not self._said_unreachable:
+            # Down from the start: said once too (coredis's own records of it are dropped).
+            self._said_unreachable = True
+            logger.warning("redis is unreachable (%s): %s", _shown(self.url), _one_line(exc))
         else:
             logger.debug("redis connection attempt failed: %s", _one_line(exc))
 
@@ -652,105 +661,6 @@ class RedisBackend(Service, Backend):
         state = "connected" if self._connected else "disconnected"
         mode = " sharded" if self.sharded else ""
         return f"<RedisBackend {self.url!r}{mode} {state}>"
-
-
-# coredis 6.9 opens anyio memory streams it never closes in two places: a connection whose
-# connect fails (Redis down: one per reconnection attempt) and the cluster layout. Left open,
-# anyio warns (``ResourceWarning: Unclosed MemoryObjectSendStream``) when they are collected.
-# These two helpers close them, without naming coredis' private attributes.
-
-
-def _close_streams(obj: object) -> None:
-    for value in list(vars(obj).values()):
-        for item in value if isinstance(value, tuple) else (value,):
-            if isinstance(item, MemoryObjectSendStream | MemoryObjectReceiveStream):
-                item.close()
-
-
-_TIDY: dict[type[Any], type[Any]] = {}
-
-
-def _tidy(base: type[Any]) -> type[Any]:
-    """A subclass of a coredis connection class that closes its streams when it ends."""
-    tidy = _TIDY.get(base)
-    if tidy is None:
-
-        class Tidy(base):  # type: ignore[misc]
-            async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-                try:
-                    await super().run(task_status=task_status)
-                finally:
-                    _close_streams(self)
-
-        Tidy.__name__ = Tidy.__qualname__ = f"Tidy{base.__name__}"
-        tidy = _TIDY[base] = Tidy
-    return tidy
-
-
-class _Leases:
-    """A cluster pool as a link's ``ShardedPubSub`` sees it: what it leases is given back once.
-
-    coredis 6.9.0's ``ShardedPubSub.run`` enters one ``pool.acquire(node=...)`` context per
-    master into an ``AsyncExitStack`` that it never closes. Those contexts are async
-    generators: the garbage collector finalizes them later, often after the pool has closed
-    and after it cleared the weak references the pool's statistics keep, so the late release
-    fails with a ``KeyError`` in a task nobody awaits (asyncio logs "Task exception was never
-    retrieved"; trio reports an exception ignored during the finalization of an async
-    generator, which pytest turns into a failure). Here ``acquire`` returns a plain context
-    manager (nothing for the collector to finalize), and :func:`_give_back` releases what
-    coredis kept, once, when the link ends and while the pool is still open. Should coredis
-    close its stack one day, each connection is still released once.
-    """
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-        #: Connections leased and not given back yet.
-        self.held: list[Any] = []
-
-    def __getattr__(self, name: str) -> Any:  # everything else is the pool's
-        return getattr(self.pool, name)
-
-    def acquire(self, node: Any = None, primary: bool = True, **options: Any) -> _Lease:
-        """A lease of one connection (to ``node``) from the pool."""
-        return _Lease(self, node, primary)
-
-    def give_back(self, connection: Any) -> None:
-        """Release ``connection`` to the pool unless it was released already."""
-        if connection in self.held:
-            self.held.remove(connection)
-            self.pool.release(connection)
-
-
-class _Lease:
-    __slots__ = ("connection", "leases", "node", "primary")
-
-    def __init__(self, leases: _Leases, node: Any, primary: bool) -> None:
-        self.leases, self.node, self.primary = leases, node, primary
-        self.connection: Any = None
-
-    async def __aenter__(self) -> Any:
-        self.connection = await self.leases.pool.get_connection(
-            node=self.node, primary=self.primary
-        )
-        self.leases.held.append(self.connection)
-        return self.connection
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.leases.give_back(self.connection)
-
-
-def _give_back(pubsub: Any) -> None:
-    """Release the connections a sharded pubsub leased and kept (see :class:`_Leases`)."""
-    leases = pubsub.connection_pool
-    if isinstance(leases, _Leases):
-        while leases.held:
-            leases.give_back(leases.held[-1])
-
-
-def _close_cluster_layout(client: Any) -> None:
-    layout = getattr(getattr(client, "connection_pool", None), "cluster_layout", None)
-    if layout is not None:
-        _close_streams(layout)
 
 
 def _entry_nodes(url: str) -> list[tuple[str, int]]:
