@@ -13,6 +13,7 @@ before a user's fresh install finds it. Run it before a release and after ``./de
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import nox
@@ -22,8 +23,13 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "uv"
 
 PYTHONS = ["3.11", "3.12", "3.13"]
-#: Every optional capability, as `./dev test` installs them.
-EXTRAS = ["server", "uvloop", "trio", "redis", "yaml"]
+#: Every optional capability, as `./dev test` installs them (--all-extras): read from
+#: pyproject.toml, so a new extra is tested without the lock too.
+EXTRAS = sorted(
+    tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+)
 #: The core, App, operations (and views), pub/sub and test-client suites: what CI runs on every
 #: Python.
 CORE_SUITES = [
