@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.from_thread
@@ -60,6 +60,7 @@ __all__ = [
     "running_server",
     "server_process",
     "timeout",
+    "unavailable",
     "uvicorn_server",
 ]
 
@@ -77,14 +78,18 @@ def timeout(seconds: float) -> float:
     return seconds * float(os.environ.get("WSKIT_TESTS_TIMEOUT_FACTOR", "1"))
 
 
+def unavailable(reason: str, fix: str = "install it in .ci/run") -> NoReturn:
+    """Skip the test for ``reason``; under CI, where everything must run, fail it instead."""
+    if in_ci():
+        pytest.fail(f"{reason}, and CI=true: {fix}", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_binary(name: str) -> str:
     """Return the path of ``name``; skip the test if it is missing (fail under CI)."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name!r} is not installed (on PATH); it is needed to run this test"
-        if in_ci():
-            pytest.fail(f"{reason}, and CI=true: install it in .ci/run", pytrace=False)
-        pytest.skip(reason)
+        unavailable(f"{name!r} is not installed (on PATH); it is needed to run this test")
     return path
 
 

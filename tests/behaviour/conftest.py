@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests._services import ServerProcess, in_ci, server_process
+from tests._services import ServerProcess, server_process, unavailable
 
 #: (server, worker) pairs: hypercorn's three workers, uvicorn and granian on uvloop.
 SERVERS = [
@@ -32,10 +32,7 @@ def require_server(server: str, worker: str) -> None:
     """Skip (fail under CI) when the server's or the worker's package is missing."""
     for package in (_PACKAGES[server], worker if worker != "asyncio" else None):
         if package and importlib.util.find_spec(package) is None:
-            reason = f"{package} is not installed (wskit[{server}])"
-            if in_ci():
-                pytest.fail(f"{reason}, and CI=true", pytrace=False)
-            pytest.skip(reason)
+            unavailable(f"{package} is not installed (wskit[{server}])")
 
 
 @pytest.fixture(scope="module")

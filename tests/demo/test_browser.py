@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 
-from tests._services import REPO_ROOT, free_port, in_ci, require_binary, timeout
+from tests._services import REPO_ROOT, free_port, require_binary, timeout, unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -109,10 +109,7 @@ def chromium() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:  # pragma: no cover - installed with the test extras
-        reason = "Playwright for Python is not installed (pip install playwright)"
-        if in_ci():
-            pytest.fail(f"{reason}, and CI=true", pytrace=False)
-        pytest.skip(reason)
+        unavailable("Playwright for Python is not installed (pip install playwright)")
     return path
 
 
