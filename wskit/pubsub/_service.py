@@ -9,6 +9,7 @@ to that task.
 
 from __future__ import annotations
 
+import abc
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Service"]
 
 
-class Service:
+class Service(abc.ABC):
     """Run tasks from :meth:`_start` to :meth:`_stop` (see the module docstring).
 
     A subclass opens what its tasks need in :meth:`_open`, starts them in :meth:`_run`, and may
@@ -62,15 +63,15 @@ class Service:
         finally:
             self._closed()
 
-    async def _open(self, stack: AsyncExitStack) -> None:
+    async def _open(self, stack: AsyncExitStack) -> None:  # noqa: B027 - an optional hook
         """Open what the tasks need, on ``stack`` (nothing by default)."""
 
+    @abc.abstractmethod
     def _run(self, tg: TaskGroup) -> None:
         """Start the tasks in ``tg``."""
-        raise NotImplementedError
 
-    def _stopping(self) -> None:
+    def _stopping(self) -> None:  # noqa: B027 - an optional hook
         """The tasks are being cancelled; the stack is not closed yet (nothing by default)."""
 
-    def _closed(self) -> None:
+    def _closed(self) -> None:  # noqa: B027 - an optional hook
         """Everything is closed: tidy up (nothing by default)."""
